@@ -1,0 +1,142 @@
+/**
+ * Wiring only: the commander program, global flags, and error → exit code. Command handlers live in
+ * src/commands/<name>.ts and are imported only when their command runs.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { App, type GlobalOptions } from './app.js';
+import type { Ctx } from './context.js';
+import { CliError } from './errors.js';
+import { Output } from './ui/output.js';
+
+declare const __VERSION__: string;
+export const VERSION: string = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
+
+type Handler = (app: App, args: unknown[], opts: Record<string, unknown>) => Promise<number>;
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: unknown[], opts: Record<string, unknown>, global: GlobalOptions) => void): Command {
+  const program = new Command();
+  program
+    .name('codex-auth')
+    .description('Manage several OpenAI Codex CLI identities: ChatGPT plans and API keys.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .option('--codex-home <dir>', 'Codex home (default: $CODEX_HOME, else ~/.codex)')
+    .option('--debug', 'print debugging details (never secrets)')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+    })
+    .exitOverride()
+    .addHelpText('after', examples(['codex-auth list', 'codex-auth switch work', 'codex-auth import ~/backup/auth.json --alias personal', 'codex-auth status --json']));
+
+  const add = (
+    name: string,
+    description: string,
+    load: () => Promise<Handler>,
+    configure: (c: Command) => Command,
+    ex: string[],
+  ): Command => {
+    const c = program.command(name).description(description);
+    configure(c);
+    c.addHelpText('after', examples(ex));
+    c.action((...all: unknown[]) => {
+      const cmd = all[all.length - 1] as Command;
+      const opts = cmd.opts();
+      const args = all.slice(0, -2);
+      const g = program.opts() as { codexHome?: string; debug?: boolean };
+      const global: GlobalOptions = {
+        ...(g.codexHome !== undefined ? { codexHome: g.codexHome } : {}),
+        debug: Boolean(g.debug),
+        json: Boolean(opts.json),
+      };
+      onRun(load, args, opts, global);
+    });
+    return c;
+  };
+
+  add(
+    'list',
+    'show every account: plan, usage left in the 5-hour and weekly windows, last activity',
+    async () => (await import('./commands/list.js')).listCommand as Handler,
+    (c) => c.alias('ls').option('--json', 'print one JSON document'),
+    ['codex-auth list', 'codex-auth list --json | jq .accounts[].email'],
+  );
+  add(
+    'import',
+    'import Codex auth.json files (ChatGPT or API key); no PATH: Codex\'s current login',
+    async () => (await import('./commands/import.js')).importCommand as Handler,
+    (c) =>
+      c
+        .argument('[path...]', 'auth.json files or directories of them')
+        .option('--alias <name>', 'name the imported account (one file only)')
+        .option('-r, --recursive', 'search directories recursively')
+        .option('--json', 'print one JSON document'),
+    ['codex-auth import', 'codex-auth import ~/old-laptop/auth.json --alias laptop', 'codex-auth import -r ~/backups/codex'],
+  );
+  add(
+    'switch',
+    'make an account the one Codex uses',
+    async () => (await import('./commands/switch.js')).switchCommand as Handler,
+    (c) => c.argument('[query]', 'row number, alias, email, or a unique fragment; "-" for the previous account').option('--json', 'print one JSON document'),
+    ['codex-auth switch 2', 'codex-auth switch work', 'codex-auth switch alice@example.com', 'codex-auth switch -', 'codex-auth switch   # pick interactively'],
+  );
+  add(
+    'remove',
+    'forget accounts and delete their stored secrets (Codex\'s live login is left alone)',
+    async () => (await import('./commands/remove.js')).removeCommand as Handler,
+    (c) => c.alias('rm').argument('<query...>', 'accounts to remove').option('-y, --yes', 'do not ask for confirmation (required without a terminal)').option('--json', 'print one JSON document'),
+    ['codex-auth remove 3', 'codex-auth remove old-laptop alice@example.com --yes'],
+  );
+  add(
+    'alias',
+    'name an account, or clear its name',
+    async () => (await import('./commands/alias.js')).aliasCommand as Handler,
+    (c) => c.argument('<query>', 'the account').argument('[name]', 'the new alias').option('--clear', 'remove the alias').option('--json', 'print one JSON document'),
+    ['codex-auth alias 2 work', 'codex-auth alias alice@example.com personal', 'codex-auth alias work --clear'],
+  );
+  add(
+    'status',
+    'show the active account, where Codex reads credentials, storage, and overrides',
+    async () => (await import('./commands/status.js')).statusCommand as Handler,
+    (c) => c.option('--json', 'print one JSON document'),
+    ['codex-auth status', 'codex-auth status --json'],
+  );
+  return program;
+}
+
+export async function runCli(argv: string[], injected?: Ctx): Promise<number> {
+  const ctx = injected ?? (await (await import('./context.js')).defaultCtx());
+  let pending: (() => Promise<number>) | undefined;
+  const program = buildProgram(ctx, (load, args, opts, global) => {
+    pending = async () => {
+      const app = new App(ctx, global);
+      try {
+        const handler = await load();
+        return await handler(app, args, opts);
+      } catch (e) {
+        return app.out.failure(e);
+      }
+    };
+  });
+  const wantsJson = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (wantsJson) new Output(ctx.stdout, ctx.stderr, ctx.env, { json: true, debug: false }).document({ error: { code: 'usage', message: e.message.replace(/^error: /, '') } });
+      return 2;
+    }
+    return new Output(ctx.stdout, ctx.stderr, ctx.env, { json: wantsJson, debug: argv.includes('--debug') }).failure(e instanceof CliError ? e : e);
+  }
+  if (!pending) {
+    program.outputHelp();
+    return 0;
+  }
+  return pending();
+}

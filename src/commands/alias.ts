@@ -1,0 +1,41 @@
+/** `codex-auth alias QUERY NAME` / `codex-auth alias QUERY --clear`. */
+import type { App } from '../app.js';
+import { describeAccount, validateAlias } from '../domain/accounts.js';
+import { CliError, usageError } from '../errors.js';
+import { selectAccount } from '../select.js';
+import { loadSynced, syncInto } from '../sync.js';
+
+export interface AliasOptions {
+  clear?: boolean;
+  json?: boolean;
+}
+
+export async function aliasCommand(app: App, args: unknown[], opts: AliasOptions): Promise<number> {
+  const query = args[0] as string;
+  const name = args[1] as string | undefined;
+  if (opts.clear && name !== undefined) throw usageError('usage', 'Give either a NAME or --clear, not both.');
+  if (!opts.clear && name === undefined) throw usageError('usage', 'Give the new NAME, or --clear to remove the alias: codex-auth alias QUERY NAME');
+  if (name !== undefined) {
+    const bad = validateAlias(name);
+    if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(name)}: ${bad}.`);
+  }
+  const target = await selectAccount(app, await loadSynced(app), query, { verb: 'name', command: 'codex-auth alias' });
+  const alias = name?.trim() ?? null;
+  const account = await app.registry.update(async (reg) => {
+    await syncInto(app, reg);
+    const acc = reg.accounts.find((a) => a.id === target.id);
+    if (!acc) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
+    if (alias !== null) {
+      const holder = reg.accounts.find((a) => a.id !== acc.id && a.alias?.toLowerCase() === alias.toLowerCase());
+      if (holder) throw usageError('alias_taken', `The alias "${alias}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+    }
+    if (acc.alias !== alias) {
+      acc.alias = alias;
+      acc.updatedAt = app.now().toISOString();
+    }
+    return acc;
+  });
+  if (app.out.json) app.out.document({ id: account.id, email: account.email, alias: account.alias });
+  app.out.success(alias === null ? `Cleared the alias of ${describeAccount(account)}.` : `Named ${describeAccount(account)}.`);
+  return 0;
+}

@@ -1,0 +1,206 @@
+/** `codex-auth import [PATH...]`: register Codex auth.json files (or Codex's current login). */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { App } from '../app.js';
+import { compareSnapshotMeta, describeAccount, type Identity, newAccount, snapshotMeta, validateAlias } from '../domain/accounts.js';
+import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
+import { CliError, describeError, errnoCode, usageError } from '../errors.js';
+import type { Account, Registry } from '../store/registry-schema.js';
+import { identify, syncInto } from '../sync.js';
+
+export interface ImportOptions {
+  alias?: string;
+  recursive?: boolean;
+  json?: boolean;
+}
+
+type Status = 'imported' | 'updated' | 'unchanged' | 'skipped';
+
+interface Result {
+  path: string;
+  status: Status;
+  /** For skips: true when the file was bad (exit 1), false when it simply is not an auth.json. */
+  error?: boolean;
+  reason?: string;
+  account?: Account;
+}
+
+interface Source {
+  path: string;
+  live: boolean;
+  /** Found by scanning a directory (files that are not auth.json at all are skipped quietly). */
+  scanned: boolean;
+  read: () => Promise<string | null>;
+}
+
+function collectJson(dir: string, recursive: boolean, out: string[]): void {
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (recursive) collectJson(p, recursive, out);
+    } else if (e.isFile() && e.name.endsWith('.json')) out.push(p);
+  }
+}
+
+/** Valid JSON that has none of auth.json's fields (a config file, a registry): not ours to import. */
+function isOtherJson(text: string): boolean {
+  try {
+    const doc = JSON.parse(text) as unknown;
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return true;
+    return !('tokens' in doc || 'OPENAI_API_KEY' in doc || 'auth_mode' in doc);
+  } catch {
+    return false; // broken JSON is a broken file: reported as an error below
+  }
+}
+
+export async function importCommand(app: App, args: unknown[], opts: ImportOptions): Promise<number> {
+  const paths = (args[0] as string[] | undefined) ?? [];
+  if (opts.alias !== undefined) {
+    const bad = validateAlias(opts.alias);
+    if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);
+  }
+  const results: Result[] = [];
+  const sources: Source[] = [];
+  if (paths.length === 0) {
+    const live = await app.live();
+    sources.push({ path: live.location, live: true, scanned: false, read: () => live.read() });
+  }
+  for (const raw of paths) {
+    const p = path.resolve(app.ctx.cwd, raw);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      results.push({ path: p, status: 'skipped', error: true, reason: errnoCode(e) === 'ENOENT' ? 'no such file or directory' : `cannot read it (${errnoCode(e)})` });
+      continue;
+    }
+    if (st.isDirectory()) {
+      const found: string[] = [];
+      try {
+        collectJson(p, Boolean(opts.recursive), found);
+      } catch (e) {
+        results.push({ path: p, status: 'skipped', error: true, reason: `cannot read the directory (${errnoCode(e) ?? describeError(e)})` });
+        continue;
+      }
+      if (found.length === 0) {
+        results.push({ path: p, status: 'skipped', error: true, reason: `no *.json files in it${opts.recursive ? '' : ' (use -r to search subdirectories)'}` });
+      }
+      for (const f of found) sources.push({ path: f, live: false, scanned: true, read: async () => fs.readFileSync(f, 'utf8') });
+    } else {
+      sources.push({ path: p, live: false, scanned: false, read: async () => fs.readFileSync(p, 'utf8') });
+    }
+  }
+  if (opts.alias !== undefined && sources.length + results.length > 1) {
+    throw usageError('alias_needs_one_file', '--alias names one account: import one file at a time when you use it.');
+  }
+
+  // Phase 1, no lock held: read, validate and identify every file (API keys need the network).
+  const snapshot = app.registry.load();
+  const identified: Array<{ src: Source; auth: ParsedAuth; identity: Identity }> = [];
+  for (const src of sources) {
+    let text: string | null;
+    try {
+      text = await src.read();
+    } catch (e) {
+      results.push({ path: src.path, status: 'skipped', error: true, reason: `cannot read it (${errnoCode(e) ?? describeError(e)})` });
+      continue;
+    }
+    if (text === null) {
+      if (src.live) throw new CliError('no_live_login', `Codex has no current login (${src.path} does not exist). Log in with "codex-auth login", or pass the PATH of an auth.json.`);
+      continue;
+    }
+    if (src.scanned && isOtherJson(text)) {
+      results.push({ path: src.path, status: 'skipped', error: false, reason: 'not a Codex auth.json' });
+      continue;
+    }
+    try {
+      const auth = parseAuthJson(text);
+      identified.push({ src, auth, identity: await identify(app, auth, snapshot) });
+    } catch (e) {
+      if (e instanceof AuthFileError) results.push({ path: src.path, status: 'skipped', error: true, reason: `invalid auth.json: it ${e.message}` });
+      else if (e instanceof CliError) results.push({ path: src.path, status: 'skipped', error: true, reason: e.message.replace(/\.$/, '') });
+      else throw e;
+    }
+  }
+
+  // Phase 2, under the registry lock: apply.
+  if (identified.length > 0) {
+    await app.registry.update(async (reg) => {
+      if (paths.length > 0) await syncInto(app, reg);
+      for (const item of identified) results.push(await apply(app, reg, item, opts.alias));
+    });
+  }
+
+  return report(app, results);
+}
+
+async function apply(app: App, reg: Registry, item: { src: Source; auth: ParsedAuth; identity: Identity }, alias: string | undefined): Promise<Result> {
+  const { src, auth, identity } = item;
+  const now = app.now();
+  if (alias !== undefined) {
+    const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === alias.trim().toLowerCase() && a.id !== identity.id);
+    if (holder) throw usageError('alias_taken', `The alias "${alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+  }
+  reg.removedLiveIds = reg.removedLiveIds.filter((id) => id !== identity.id);
+  let account = reg.accounts.find((a) => a.id === identity.id);
+  let status: Status;
+  let reason: string | undefined;
+  if (!account) {
+    account = newAccount(identity, auth, app.secretRefFor(identity.kind, identity.id), now);
+    await app.secrets.set(account.secret, serializeAuth(auth.raw));
+    reg.accounts.push(account);
+    status = 'imported';
+  } else {
+    const order = compareSnapshotMeta(snapshotMeta(auth), account.snapshot);
+    if (order === 'newer') {
+      const { saveSnapshot } = await import('../sync.js');
+      await saveSnapshot(app, account, auth, identity, now);
+      status = 'updated';
+    } else {
+      status = 'unchanged';
+      if (order === 'older') reason = 'the stored copy is newer';
+    }
+  }
+  if (alias !== undefined && account.alias !== alias.trim()) {
+    account.alias = alias.trim();
+    account.updatedAt = now.toISOString();
+    if (status === 'unchanged') {
+      status = 'updated';
+      reason = undefined;
+    }
+  }
+  if (src.live && reg.activeId !== account.id) {
+    if (reg.activeId !== null) reg.previousId = reg.activeId;
+    reg.activeId = account.id;
+  }
+  return { path: src.path, status, account, ...(reason ? { reason } : {}) };
+}
+
+function report(app: App, results: Result[]): number {
+  const count = (s: Status) => results.filter((r) => r.status === s).length;
+  const summary = { imported: count('imported'), updated: count('updated'), unchanged: count('unchanged'), skipped: count('skipped') };
+  const failed = results.some((r) => r.status === 'skipped' && r.error);
+  if (app.out.json) {
+    app.out.document({
+      results: results.map((r) => ({
+        path: r.path,
+        status: r.status,
+        id: r.account?.id ?? null,
+        email: r.account?.email ?? null,
+        reason: r.reason ?? null,
+        error: r.status === 'skipped' ? Boolean(r.error) : false,
+      })),
+      summary,
+    });
+  } else {
+    const c = app.out.out;
+    for (const r of results) {
+      const tag = r.status === 'skipped' ? (r.error ? c.red('skipped  ') : c.dim('skipped  ')) : r.status === 'unchanged' ? c.dim('unchanged') : c.green(r.status.padEnd(9));
+      const what = r.account ? `  ${describeAccount(r.account)}` : '';
+      app.out.data(`${tag} ${r.path}${what}${r.reason ? ` (${r.reason})` : ''}`);
+    }
+  }
+  app.out.info(`${summary.imported} imported, ${summary.updated} updated, ${summary.unchanged} unchanged, ${summary.skipped} skipped.`);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,98 @@
+/** `codex-auth list`: every account with plan, usage left, last activity. */
+import Table from 'cli-table3';
+import type { App } from '../app.js';
+import { accountLabel } from '../domain/accounts.js';
+import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
+import type { Account, Registry, UsageWindow } from '../store/registry-schema.js';
+import { loadSynced } from '../sync.js';
+
+export interface ListOptions {
+  json?: boolean;
+}
+
+function windowJson(w: UsageWindow | null | undefined, now: Date) {
+  if (!w) return null;
+  return { usedPercent: w.usedPercent, remainingPercent: remainingPercent(w, now), resetsAt: w.resetsAt };
+}
+
+export function accountJson(n: NumberedAccount, reg: Registry, now: Date) {
+  const a = n.account;
+  return {
+    id: a.id,
+    number: n.number,
+    kind: a.kind,
+    email: a.email,
+    alias: a.alias,
+    label: n.label,
+    plan: a.plan,
+    active: reg.activeId === a.id,
+    fallback: reg.fallback.keyId === a.id,
+    workspace: a.kind === 'chatgpt' ? { id: a.chatgptAccountId ?? null, title: a.workspaceTitle ?? null } : null,
+    keyMask: a.kind === 'apikey' ? (a.keyMask ?? null) : null,
+    usage: {
+      fiveHour: windowJson(a.usage?.fiveHour, now),
+      weekly: windowJson(a.usage?.weekly, now),
+      fetchedAt: a.usage?.fetchedAt ?? null,
+      source: a.usage?.source ?? null,
+      error: a.usage?.error ?? null,
+    },
+    loginRequired: a.loginRequired ?? null,
+    lastActivityAt: a.lastActivityAt,
+  };
+}
+
+export async function listCommand(app: App, _args: unknown[], opts: ListOptions): Promise<number> {
+  const reg = await loadSynced(app);
+  const now = app.now();
+  const groups = orderAccounts(reg.accounts);
+  if (opts.json) {
+    app.out.document({ active: reg.activeId, accounts: groups.flatMap((g) => g.members.map((m) => accountJson(m, reg, now))) });
+    return 0;
+  }
+  if (reg.accounts.length === 0) {
+    app.out.info('No accounts yet. Add one with "codex-auth login", "codex-auth import PATH" or "codex-auth add-api-key".');
+    return 0;
+  }
+  app.out.data(renderTable(app, reg, groups, now));
+  return 0;
+}
+
+function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date): string {
+  const c = app.out.out;
+  const table = new Table({
+    head: ['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h)),
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ',
+    },
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 1, compact: true },
+  });
+  const cell = (a: Account, w: 'fiveHour' | 'weekly'): string => {
+    if (a.kind === 'apikey') return '-';
+    if (a.usage?.error && !a.usage[w]) return c.dim(a.usage.error);
+    const u = usageCell(a.usage?.[w], now);
+    if (u.remaining === null) return u.text;
+    return u.remaining < 10 ? c.red(u.text) : u.remaining < 30 ? c.yellow(u.text) : c.green(u.text);
+  };
+  const row = (m: NumberedAccount, name: string): string[] => {
+    const a = m.account;
+    const active = reg.activeId === a.id;
+    let account = name;
+    if (reg.fallback.keyId === a.id) account += ` ${c.cyan('[fallback]')}`;
+    if (a.loginRequired) account += ` ${c.red('[login required]')}`;
+    const cells = [active ? c.green('*') : '', String(m.number), account, a.plan, cell(a, 'fiveHour'), cell(a, 'weekly'), relativeTime(a.lastActivityAt, now)];
+    return active ? cells.map((x, i) => (i === 0 ? x : c.bold(x))) : cells;
+  };
+  for (const g of groups) {
+    if (g.members.length === 1) {
+      const m = g.members[0] as NumberedAccount;
+      const a = m.account;
+      const extra = a.alias ? a.alias : a.kind === 'apikey' ? accountLabel(a) : null;
+      table.push(row(m, extra && extra !== g.title ? `${g.title} (${extra})` : g.title));
+    } else {
+      table.push(['', '', g.title, '', '', '', '']);
+      for (const m of g.members) table.push(row(m, `  ${m.label}`));
+    }
+  }
+  return table.toString().split('\n').map((l) => l.trimEnd()).join('\n');
+}

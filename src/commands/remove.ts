@@ -1,0 +1,74 @@
+/** `codex-auth remove QUERY...`: forget accounts and delete their stored secrets. */
+import type { App } from '../app.js';
+import { describeAccount } from '../domain/accounts.js';
+import { CliError, usageError } from '../errors.js';
+import type { Account } from '../store/registry-schema.js';
+import { selectAccount } from '../select.js';
+import { loadSynced, syncInto } from '../sync.js';
+
+export interface RemoveOptions {
+  yes?: boolean;
+  json?: boolean;
+}
+
+export async function removeCommand(app: App, args: unknown[], opts: RemoveOptions): Promise<number> {
+  const queries = (args[0] as string[] | undefined) ?? [];
+  const reg = await loadSynced(app);
+  // Every selector is resolved before anything is deleted.
+  const chosen = new Map<string, Account>();
+  for (const q of queries) {
+    const a = await selectAccount(app, reg, q, { verb: 'remove', command: 'codex-auth remove' });
+    chosen.set(a.id, a);
+  }
+  const targets = [...chosen.values()];
+  if (!opts.yes) {
+    if (!(app.ctx.stdin.isTTY && app.ctx.stderr.isTTY)) {
+      throw usageError('confirmation_required', `remove deletes stored credentials; without a terminal to confirm on, pass --yes. It would remove:\n${targets.map((a) => `  ${describeAccount(a)}`).join('\n')}`);
+    }
+    const { confirm } = await import('../ui/prompt.js');
+    const list = targets.map((a) => `  ${describeAccount(a)}`).join('\n');
+    const ok = await confirm({ stdin: app.ctx.stdin, stderr: app.ctx.stderr }, `Remove ${targets.length === 1 ? 'this account' : `these ${targets.length} accounts`} and delete the stored credentials?\n${list}\n`);
+    if (!ok) throw new CliError('cancelled', 'Cancelled; nothing was removed.');
+  }
+  const notes: string[] = [];
+  const removed = await app.registry.update(async (r) => {
+    await syncInto(app, r);
+    const out: Account[] = [];
+    for (const t of targets) {
+      const idx = r.accounts.findIndex((a) => a.id === t.id);
+      if (idx < 0) continue;
+      const [acc] = r.accounts.splice(idx, 1) as [Account];
+      out.push(acc);
+      if (r.activeId === acc.id) {
+        r.activeId = null;
+        if (!r.removedLiveIds.includes(acc.id)) r.removedLiveIds.push(acc.id);
+        notes.push(`${describeAccount(acc)} is still Codex's current login; Codex keeps using it until you switch or log in again.`);
+      }
+      if (r.previousId === acc.id) r.previousId = null;
+      if (r.fallback.keyId === acc.id) {
+        r.fallback.keyId = null;
+        if (r.fallback.enabled) {
+          r.fallback.enabled = false;
+          notes.push(`${describeAccount(acc)} was the fallback API key: automatic fallback is now disabled.`);
+        }
+      }
+    }
+    return out;
+  });
+  // Secrets go after the registry no longer points at them: a crash in between leaves an orphan, not a hole.
+  const failed: string[] = [];
+  for (const acc of removed) {
+    try {
+      await app.secrets.delete(acc.secret);
+    } catch (e) {
+      failed.push(`${describeAccount(acc)}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (app.out.json) app.out.document({ removed: removed.map((a) => ({ id: a.id, email: a.email, alias: a.alias })) });
+  for (const a of removed) app.out.success(`Removed ${describeAccount(a)}.`);
+  for (const n of notes) app.out.warn(n);
+  if (failed.length > 0) {
+    throw new CliError('secret_delete_failed', `Some stored credentials could not be deleted:\n${failed.join('\n')}`);
+  }
+  return 0;
+}

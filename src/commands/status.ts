@@ -1,0 +1,68 @@
+/** `codex-auth status`: the active account and everything that decides what Codex uses. */
+import type { App } from '../app.js';
+import { describeAccount } from '../domain/accounts.js';
+import { loadSynced } from '../sync.js';
+
+const ENV_OVERRIDES = [
+  'CODEX_HOME',
+  'CODEX_AUTH_HOME',
+  'CODEX_AUTH_STORE',
+  'OPENAI_API_KEY',
+  'CODEX_API_KEY',
+  'CODEX_AUTH_OPENAI_BASE_URL',
+  'CODEX_AUTH_CHATGPT_BASE_URL',
+  'CODEX_REFRESH_TOKEN_URL_OVERRIDE',
+  'CODEX_AUTH_HTTP_TIMEOUT_MS',
+  'CODEX_AUTH_CODEX_BIN',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'CODEX_CA_CERTIFICATE',
+  'SSL_CERT_FILE',
+] as const;
+/** Variables whose values are secrets: reported as set, never shown. */
+const SECRET_ENV = new Set(['OPENAI_API_KEY', 'CODEX_API_KEY']);
+
+export async function statusCommand(app: App): Promise<number> {
+  const reg = await loadSynced(app);
+  const cfg = await app.config();
+  const live = await app.live();
+  const active = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
+  const procs = await app.ctx.codexProcesses().catch(() => []);
+  const env: Record<string, string> = {};
+  for (const k of ENV_OVERRIDES) {
+    const v = app.env[k];
+    if (v) env[k] = SECRET_ENV.has(k) ? 'set' : v;
+  }
+  const fileStore = app.secrets.store('file').describe();
+  const storage = { chatgpt: fileStore, apikey: fileStore };
+  const fallback = { enabled: reg.fallback.enabled, keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: reg.fallback.rotate, switchBack: reg.fallback.switchBack };
+
+  if (app.out.json) {
+    app.out.document({
+      active: active ? { id: active.id, email: active.email, alias: active.alias, kind: active.kind, plan: active.plan } : null,
+      codexHome: app.paths.codexHome,
+      credentialStore: { mode: cfg.credentialStore, explicit: cfg.credentialStoreExplicit, location: live.location },
+      registry: { path: app.paths.registry, accounts: reg.accounts.length },
+      home: app.paths.home,
+      secretStorage: storage,
+      fallback,
+      env,
+      codexProcesses: procs,
+    });
+    return 0;
+  }
+  const c = app.out.out;
+  const line = (k: string, v: string) => app.out.data(`${c.bold(k.padEnd(18))} ${v}`);
+  line('Active account', active ? describeAccount(active) : c.dim('none'));
+  line('Codex home', app.paths.codexHome + (app.paths.codexHomeExists ? '' : c.dim(' (does not exist yet)')));
+  line('Codex credentials', `${cfg.credentialStore} mode${cfg.credentialStoreExplicit ? ' (config.toml)' : ' (default)'}: ${live.location}`);
+  line('Registry', `${app.paths.registry} (${reg.accounts.length} account${reg.accounts.length === 1 ? '' : 's'})`);
+  line('ChatGPT secrets', storage.chatgpt);
+  line('API-key secrets', storage.apikey);
+  line('Fallback', fallback.enabled ? `enabled (threshold ${fallback.threshold}%)` : 'disabled');
+  const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  line('Environment', envText.length ? envText.join(', ') : c.dim('no overrides'));
+  line('Codex processes', procs.length ? procs.map((p) => `${p.command} (pid ${p.pid})`).join(', ') : c.dim('none running'));
+  if (env.OPENAI_API_KEY || env.CODEX_API_KEY) app.out.warn('OPENAI_API_KEY or CODEX_API_KEY is set: Codex may use it instead of the active account.');
+  return 0;
+}

@@ -1,0 +1,98 @@
+/** `codex-auth switch [QUERY|-]`: make an account the one Codex uses, atomically. */
+import type { App } from '../app.js';
+import { describeAccount } from '../domain/accounts.js';
+import { AuthFileError, parseAuthJson, serializeAuth } from '../domain/authfile.js';
+import { CliError } from '../errors.js';
+import { backupLive } from '../store/backups.js';
+import type { Account } from '../store/registry-schema.js';
+import { selectAccount } from '../select.js';
+import { loadSynced, syncInto } from '../sync.js';
+
+export interface SwitchOptions {
+  json?: boolean;
+}
+
+export interface SwitchResult {
+  switched: boolean;
+  from: Account | null;
+  to: Account;
+  backup: string | null;
+}
+
+/**
+ * The switch itself, shared with automatic fallback: under the registry lock and Codex's own locks,
+ * save the live credentials back into their account, back them up, write the target's snapshot where
+ * Codex reads it, and read it back to verify.
+ */
+export async function performSwitch(app: App, targetId: string, reason: 'manual' | 'fallback'): Promise<SwitchResult> {
+  const live = await app.live();
+  return app.registry.update(async (reg) =>
+    live.withLock(async () => {
+      await syncInto(app, reg);
+      const target = reg.accounts.find((a) => a.id === targetId);
+      if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
+      const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
+      if (reason === 'manual') reg.fallbackState = null;
+      if (reg.activeId === target.id) return { switched: false, from, to: target, backup: null };
+
+      const stored = await app.secrets.get(target.secret);
+      if (stored === null) {
+        throw new CliError('secret_missing', `The stored credentials of ${describeAccount(target)} are missing; nothing was changed. Import or log in to that account again.`);
+      }
+      let text: string;
+      try {
+        text = serializeAuth(parseAuthJson(stored).raw);
+      } catch (e) {
+        throw new CliError('secret_corrupt', `The stored credentials of ${describeAccount(target)} are unreadable (${e instanceof AuthFileError ? e.message : String(e)}); nothing was changed.`);
+      }
+      const now = app.now();
+      const previous = await live.read();
+      const backup = previous !== null ? backupLive(app.paths.backupsDir, previous, now) : null;
+      await live.write(text);
+      const back = await live.read();
+      if (back !== text) {
+        if (previous !== null) await live.write(previous);
+        throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
+      }
+      if (reg.activeId !== null) reg.previousId = reg.activeId;
+      reg.activeId = target.id;
+      target.lastActivityAt = now.toISOString();
+      return { switched: true, from, to: target, backup };
+    }),
+  );
+}
+
+/** Things that keep a switch from taking effect, for the user to know. */
+export async function switchWarnings(app: App): Promise<string[]> {
+  const warnings: string[] = [];
+  const procs = await app.ctx.codexProcesses().catch(() => []);
+  if (procs.length > 0) {
+    warnings.push(
+      `${procs.length} running Codex process${procs.length > 1 ? 'es keep' : ' keeps'} the old account until restarted (pid ${procs.map((p) => p.pid).join(', ')}).`,
+    );
+  }
+  for (const v of ['OPENAI_API_KEY', 'CODEX_API_KEY'] as const) {
+    if (app.env[v]) warnings.push(`${v} is set in this environment; Codex may use it instead of the switched account. Unset it to use the switched account.`);
+  }
+  return warnings;
+}
+
+export async function switchCommand(app: App, args: unknown[], _opts: SwitchOptions): Promise<number> {
+  const query = args[0] as string | undefined;
+  const reg = await loadSynced(app);
+  const target = await selectAccount(app, reg, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
+  const result = await performSwitch(app, target.id, 'manual');
+  const warnings = result.switched ? await switchWarnings(app) : [];
+  if (app.out.json) {
+    app.out.document({
+      switched: result.switched,
+      from: result.from ? { id: result.from.id, email: result.from.email, alias: result.from.alias } : null,
+      to: { id: result.to.id, email: result.to.email, alias: result.to.alias, kind: result.to.kind, plan: result.to.plan },
+      warnings,
+    });
+  }
+  if (result.switched) app.out.success(`Switched Codex to ${describeAccount(result.to)}.`);
+  else app.out.info(`Codex already uses ${describeAccount(result.to)}; nothing to do.`);
+  for (const w of warnings) app.out.warn(w);
+  return 0;
+}

@@ -1,0 +1,115 @@
+/** Building and describing registry accounts. Pure. */
+import type { Account, SecretRef } from '../store/registry-schema.js';
+import { type ChatgptIdentity, credentialFingerprint, type ParsedAuth } from './authfile.js';
+import { maskKey } from './mask.js';
+import { API_KEY_PLAN } from './plans.js';
+
+export interface ApiKeyIdentity {
+  kind: 'apikey';
+  id: string;
+  meId: string;
+  email: string | null;
+  name: string | null;
+  orgTitle: string | null;
+  keyMask: string;
+}
+
+export type Identity = ChatgptIdentity | ApiKeyIdentity;
+
+export function snapshotMeta(auth: ParsedAuth): Account['snapshot'] {
+  return { lastRefresh: auth.lastRefresh, fingerprint: credentialFingerprint(auth) };
+}
+
+export function newAccount(identity: Identity, auth: ParsedAuth, secret: SecretRef, now: Date): Account {
+  const iso = now.toISOString();
+  const base = {
+    id: identity.id,
+    email: identity.email,
+    alias: null,
+    secret,
+    snapshot: snapshotMeta(auth),
+    addedAt: iso,
+    updatedAt: iso,
+    lastActivityAt: null,
+    usage: null,
+  };
+  return { ...base, ...identityFields(identity) } as Account;
+}
+
+/** Fields that come from the identity (refreshed on every update: plans change, emails change). */
+export function identityFields(identity: Identity): Partial<Account> & Pick<Account, 'kind' | 'plan'> {
+  if (identity.kind === 'chatgpt') {
+    return {
+      kind: 'chatgpt',
+      email: identity.email,
+      plan: identity.plan,
+      chatgptUserId: identity.userId,
+      chatgptAccountId: identity.accountId,
+      workspaceTitle: identity.workspaceTitle,
+      accessTokenExpiresAt: identity.accessTokenExpiresAt,
+    };
+  }
+  return {
+    kind: 'apikey',
+    email: identity.email,
+    plan: API_KEY_PLAN,
+    meId: identity.meId,
+    name: identity.name,
+    workspaceTitle: identity.orgTitle,
+    keyMask: identity.keyMask,
+  };
+}
+
+export function apiKeyIdentity(id: string, me: { id: string; email: string | null; name: string | null; orgTitle: string | null }, key: string): ApiKeyIdentity {
+  return { kind: 'apikey', id, meId: me.id, email: me.email, name: me.name, orgTitle: me.orgTitle, keyMask: maskKey(key) };
+}
+
+/** The key hash is the last part of an API-key account id. */
+export function apiKeyHashOf(account: Pick<Account, 'id' | 'kind'>): string | null {
+  if (account.kind !== 'apikey') return null;
+  const parts = account.id.split('::');
+  return parts.length === 3 ? (parts[2] ?? null) : null;
+}
+
+/** Short label used for child rows and messages: alias, else workspace/plan, else masked key. */
+export function accountLabel(a: Account): string {
+  if (a.alias) return a.alias;
+  if (a.kind === 'apikey') return a.keyMask ?? 'API key';
+  if (a.workspaceTitle) return `${a.workspaceTitle} (${a.plan})`;
+  const ws = a.chatgptAccountId ? ` ${a.chatgptAccountId.slice(0, 8)}` : '';
+  return `${a.plan} workspace${ws}`;
+}
+
+/** One-line description for messages: "alice@example.com (plus)" / "alias: alice@x (API key sk-…)". */
+export function describeAccount(a: Account): string {
+  const who = a.email ?? a.name ?? a.meId ?? a.id;
+  const what = a.kind === 'apikey' ? `API key ${a.keyMask ?? ''}`.trim() : a.workspaceTitle ? `${a.plan}, ${a.workspaceTitle}` : a.plan;
+  return a.alias ? `${a.alias} — ${who} (${what})` : `${who} (${what})`;
+}
+
+export type SnapshotOrder = 'newer' | 'older' | 'same';
+
+/**
+ * Is the candidate snapshot newer than the stored one? Compares registry metadata only, so the stored
+ * secret need not be read: identical fingerprints are the same; otherwise last_refresh decides, and a
+ * candidate without a timestamp never replaces a timestamped snapshot.
+ */
+export function compareSnapshotMeta(candidate: Account['snapshot'], stored: Account['snapshot']): SnapshotOrder {
+  if (candidate.fingerprint === stored.fingerprint) return 'same';
+  const a = candidate.lastRefresh ? Date.parse(candidate.lastRefresh) : null;
+  const b = stored.lastRefresh ? Date.parse(stored.lastRefresh) : null;
+  if (a !== null && b !== null) return a >= b ? 'newer' : 'older';
+  if (b !== null) return 'older';
+  return 'newer';
+}
+
+/** Alias rules: 1–64 printable characters, not only digits (those are row numbers), not "-". */
+export function validateAlias(name: string): string | null {
+  const n = name.trim();
+  if (n === '') return 'an alias cannot be empty';
+  if (n.length > 64) return 'an alias can have at most 64 characters';
+  if (/^\d+$/.test(n)) return 'an alias cannot be only digits (those select row numbers)';
+  if (n === '-') return '"-" selects the previous account and cannot be an alias';
+  if (/[\u0000-\u001f\u007f]/.test(n)) return 'an alias cannot contain control characters';
+  return null;
+}

@@ -1,0 +1,142 @@
+/**
+ * HTTP for every network call: undici, a per-request timeout (CODEX_AUTH_HTTP_TIMEOUT_MS, default
+ * 10 s), bounded retries for 429/5xx (Retry-After honoured, capped), HTTPS_PROXY/NO_PROXY through
+ * undici's EnvHttpProxyAgent, and extra CA certificates from CODEX_CA_CERTIFICATE or SSL_CERT_FILE.
+ * Errors never include headers or bodies, so secrets cannot leak through them.
+ */
+import fs from 'node:fs';
+import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+  /** Extra attempts after a 429/5xx or a network error; default 2. */
+  retries?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+export type HttpErrorKind = 'timeout' | 'network';
+
+export class HttpError extends Error {
+  constructor(
+    readonly kind: HttpErrorKind,
+    /** Short form for table cells: `timeout`, `refused`, `network`. */
+    readonly short: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export interface HttpClient {
+  request(req: HttpRequest): Promise<HttpResponse>;
+  close(): Promise<void>;
+}
+
+const USER_AGENT = 'codex-auth';
+const MAX_RETRY_AFTER_MS = 5_000;
+
+export function httpTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.CODEX_AUTH_HTTP_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : 10_000;
+}
+
+function loadCa(env: NodeJS.ProcessEnv): string | undefined {
+  const file = env.CODEX_CA_CERTIFICATE || env.SSL_CERT_FILE;
+  if (!file) return undefined;
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function describeNetworkError(err: unknown, url: string, timeoutMs: number): HttpError {
+  const code = (err as { code?: string; cause?: { code?: string } })?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
+  const name = (err as Error)?.name;
+  const target = new URL(url);
+  const where = `${target.origin}${target.pathname}`;
+  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new HttpError('timeout', 'timeout', `no answer from ${where} within ${Math.round(timeoutMs / 100) / 10}s`);
+  }
+  if (code === 'ECONNREFUSED') return new HttpError('network', 'refused', `connection refused by ${target.origin}`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HttpError('network', 'dns', `cannot resolve ${target.hostname}`);
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return new HttpError('network', 'reset', `connection to ${target.origin} was reset`);
+  return new HttpError('network', 'network', `network error talking to ${where}${code ? ` (${code})` : ''}`);
+}
+
+export function createHttpClient(env: NodeJS.ProcessEnv): HttpClient {
+  const ca = loadCa(env);
+  const dispatcher: Dispatcher = new EnvHttpProxyAgent({
+    ...(ca ? { connect: { ca }, requestTls: { ca } } : {}),
+  });
+  const defaultTimeout = httpTimeoutMs(env);
+
+  async function once(req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+    try {
+      const res = await request(req.url, {
+        method: req.method,
+        headers: { 'user-agent': USER_AGENT, ...req.headers },
+        body: req.body ?? null,
+        dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const text = await res.body.text();
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+      }
+      return { status: res.statusCode, headers, text };
+    } catch (err) {
+      throw describeNetworkError(err, req.url, timeoutMs);
+    }
+  }
+
+  return {
+    async request(req) {
+      const timeoutMs = req.timeoutMs ?? defaultTimeout;
+      const retries = req.retries ?? 2;
+      for (let attempt = 0; ; attempt += 1) {
+        let res: HttpResponse;
+        try {
+          res = await once(req, timeoutMs);
+        } catch (err) {
+          // A timeout already cost the whole budget: do not multiply it. Retry only quick failures.
+          if (attempt >= retries || (err as HttpError).kind === 'timeout') throw err;
+          await sleep(200 * 2 ** attempt);
+          continue;
+        }
+        if ((res.status === 429 || res.status >= 500) && attempt < retries) {
+          const ra = Number(res.headers['retry-after']);
+          await sleep(Number.isFinite(ra) && ra >= 0 ? Math.min(ra * 1000, MAX_RETRY_AFTER_MS) : 250 * 2 ** attempt);
+          continue;
+        }
+        return res;
+      }
+    },
+    async close() {
+      await dispatcher.close();
+    },
+  };
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,61 @@
+/** Turning a QUERY (or nothing, on a terminal) into accounts, the same way for every command. */
+import type { App } from './app.js';
+import { describeAccount } from './domain/accounts.js';
+import { type NumberedAccount, numbered, resolveQuery } from './domain/view.js';
+import { CliError, usageError } from './errors.js';
+import type { Account, Registry } from './store/registry-schema.js';
+
+function candidates(list: NumberedAccount[]): string {
+  return list.map((m) => `  ${String(m.number).padStart(3)}  ${describeAccount(m.account)}`).join('\n');
+}
+
+function interactive(app: App): boolean {
+  return Boolean(app.ctx.stdin.isTTY && app.ctx.stderr.isTTY);
+}
+
+async function pickFrom(app: App, title: string, list: NumberedAccount[], reg: Registry): Promise<Account> {
+  const { pick } = await import('./ui/picker.js');
+  const chosen = await pick(
+    { stdin: app.ctx.stdin, stderr: app.ctx.stderr },
+    title,
+    list.map((m) => ({
+      label: `${String(m.number).padStart(2)}  ${describeAccount(m.account)}${reg.activeId === m.account.id ? '  (active)' : ''}`,
+      value: m.account,
+    })),
+    { color: app.out.err.level > 0 },
+  );
+  if (!chosen) throw new CliError('cancelled', 'Cancelled; nothing was changed.', 1);
+  return chosen;
+}
+
+export interface SelectOptions {
+  /** What the account is chosen for, for prompts and messages: "switch to". */
+  verb: string;
+  /** The command line to suggest, e.g. "codex-auth switch". */
+  command: string;
+  /** Offer a picker when there is no QUERY (only on a terminal). */
+  pickWhenEmpty?: boolean;
+}
+
+export async function selectAccount(app: App, reg: Registry, query: string | undefined, opts: SelectOptions): Promise<Account> {
+  const list = numbered(reg.accounts);
+  if (list.length === 0) {
+    throw new CliError('no_accounts', 'There are no accounts yet. Add one with "codex-auth login", "codex-auth import PATH" or "codex-auth add-api-key".');
+  }
+  if (query === undefined || query === '') {
+    if (opts.pickWhenEmpty && interactive(app)) return pickFrom(app, `Account to ${opts.verb}:`, list, reg);
+    throw usageError('query_required', `Name the account to ${opts.verb}: ${opts.command} QUERY (a row number, alias, email or fragment). Accounts:\n${candidates(list)}`);
+  }
+  if (query === '-') {
+    const prev = reg.previousId ? reg.accounts.find((a) => a.id === reg.previousId) : undefined;
+    if (!prev) throw new CliError('no_previous', 'There is no previous account to go back to yet.');
+    return prev;
+  }
+  const r = resolveQuery(query, list);
+  if (r.kind === 'one') return r.match.account;
+  if (r.kind === 'none') {
+    throw new CliError('not_found', `No account matches "${query}". Accounts:\n${candidates(list)}`, 1, { query });
+  }
+  if (interactive(app)) return pickFrom(app, `"${query}" matches several accounts; ${opts.verb}:`, r.matches, reg);
+  throw usageError('ambiguous_query', `"${query}" matches several accounts; use a row number or alias:\n${candidates(r.matches)}`, { query });
+}

@@ -1,0 +1,70 @@
+/**
+ * Crash-safe file writes: a temp file in the same directory (created exclusively, never following
+ * a planted symlink), fsync, rename over the target, fsync the directory. A crash at any instant
+ * leaves the old file or the new one, never a torn one.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/** Create `dir` (and parents) with mode 0700 when missing. Existing directories keep their mode. */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+  }
+  // mkdir's mode is filtered by the umask only for bits it adds; make the leaf exact.
+  const st = fs.statSync(dir);
+  if (!st.isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+  if ((st.mode & 0o777) !== 0o700 && st.uid === process.getuid?.()) fs.chmodSync(dir, 0o700);
+}
+
+export function atomicWriteFile(target: string, data: string | Uint8Array, mode = 0o600): void {
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, mode);
+  try {
+    try {
+      fs.fchmodSync(fd, mode); // exact mode whatever the umask
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
+  }
+  fsyncDir(dir);
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY);
+    fs.fsyncSync(fd);
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Read a file as UTF-8, or null when it does not exist. */
+export function readFileIfExists(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw e;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Codex's live credentials: where Codex reads the active account from. File mode: auth.json.
+ * Keyring mode: the `Codex Auth` keyring entry (plugged in by the keyring backend). Writes in file
+ * mode go through Codex's own flocks, a temp file, fsync and rename.
+ */
+import fs from 'node:fs';
+import { CliError, errnoCode } from '../errors.js';
+import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
+import type { CredentialStoreMode } from './codex-config.js';
+import { withCodexAuthLocks } from './codex-lock.js';
+import type { Paths } from './paths.js';
+
+export interface LiveCredentials {
+  /** Codex's configured store mode. */
+  readonly mode: CredentialStoreMode;
+  /** Where the live credentials are, for messages: a path or a keyring entry. */
+  readonly location: string;
+  read(): Promise<string | null>;
+  /** Run fn holding whatever lock Codex takes around its own writes. */
+  withLock<T>(fn: () => Promise<T> | T): Promise<T>;
+  /** Write the live credentials (call inside withLock). */
+  write(text: string): Promise<void>;
+}
+
+export class FileLiveCredentials implements LiveCredentials {
+  readonly location: string;
+  constructor(
+    private readonly paths: Paths,
+    readonly mode: CredentialStoreMode,
+    private readonly opts: { env: NodeJS.ProcessEnv; debug?: (m: string) => void },
+  ) {
+    this.location = paths.authJson;
+  }
+
+  async read(): Promise<string | null> {
+    try {
+      return readFileIfExists(this.paths.authJson);
+    } catch (e) {
+      throw new CliError('live_unreadable', `Cannot read ${this.paths.authJson}: ${errnoCode(e) ?? (e as Error).message}. Check its permissions.`);
+    }
+  }
+
+  async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.ensureHome();
+    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
+  }
+
+  async write(text: string): Promise<void> {
+    this.ensureHome();
+    try {
+      atomicWriteFile(this.paths.authJson, text);
+    } catch (e) {
+      throw new CliError(
+        'codex_home_unwritable',
+        `Cannot write ${this.paths.authJson} (${errnoCode(e) ?? (e as Error).message}); nothing was changed. Check that ${this.paths.codexHome} is writable.`,
+      );
+    }
+  }
+
+  private ensureHome(): void {
+    if (fs.existsSync(this.paths.codexHome)) return;
+    try {
+      ensurePrivateDir(this.paths.codexHome);
+    } catch (e) {
+      throw new CliError('codex_home_unwritable', `Cannot create ${this.paths.codexHome} (${errnoCode(e) ?? (e as Error).message}).`);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/** registry.json: versioned, validated with zod, migrated step by step. It never holds secrets. */
+import { z } from 'zod';
+
+export const REGISTRY_VERSION = 1;
+
+const Window = z.object({
+  usedPercent: z.number(),
+  /** ISO time the window resets, or null when unknown. */
+  resetsAt: z.string().nullable(),
+  windowMinutes: z.number().nullable().optional(),
+});
+
+export const UsageSnapshot = z.looseObject({
+  fiveHour: Window.nullable(),
+  weekly: Window.nullable(),
+  fetchedAt: z.string(),
+  /** Where the numbers came from: the usage API or a session log. */
+  source: z.enum(['api', 'session']),
+  /** A short reason when the last refresh failed (`401`, `timeout`), else absent. */
+  error: z.string().nullable().optional(),
+});
+
+export const SecretRef = z.object({
+  store: z.enum(['file', 'keyring']),
+  ref: z.string().min(1),
+});
+
+export const Account = z.looseObject({
+  id: z.string().min(1),
+  kind: z.enum(['chatgpt', 'apikey']),
+  email: z.string().nullable(),
+  alias: z.string().nullable(),
+  plan: z.string(),
+  /** ChatGPT: user and workspace ids; workspace title when the token names it. */
+  chatgptUserId: z.string().nullable().optional(),
+  chatgptAccountId: z.string().nullable().optional(),
+  workspaceTitle: z.string().nullable().optional(),
+  /** API key: the masked key and the /v1/me identity. */
+  keyMask: z.string().nullable().optional(),
+  meId: z.string().nullable().optional(),
+  name: z.string().nullable().optional(),
+  secret: SecretRef,
+  /** What the stored snapshot is, without the secret: for "is the live file newer?". */
+  snapshot: z.object({ lastRefresh: z.string().nullable(), fingerprint: z.string() }),
+  accessTokenExpiresAt: z.number().nullable().optional(),
+  addedAt: z.string(),
+  updatedAt: z.string(),
+  lastActivityAt: z.string().nullable(),
+  usage: UsageSnapshot.nullable().optional(),
+  loginRequired: z.string().nullable().optional(),
+});
+
+export const FallbackConfig = z.looseObject({
+  enabled: z.boolean(),
+  keyId: z.string().nullable(),
+  threshold: z.number().min(1).max(100),
+  rotate: z.boolean(),
+  switchBack: z.boolean(),
+});
+
+export const Registry = z.looseObject({
+  version: z.literal(REGISTRY_VERSION),
+  activeId: z.string().nullable(),
+  previousId: z.string().nullable(),
+  accounts: z.array(Account),
+  /** Accounts the user removed while they were Codex's live login: sync does not re-add them. */
+  removedLiveIds: z.array(z.string()).default([]),
+  fallback: FallbackConfig,
+  /** Automatic-fallback state (issue: fallback); null when no fallback is in effect. */
+  fallbackState: z.looseObject({}).nullable().default(null),
+});
+
+export type UsageSnapshot = z.infer<typeof UsageSnapshot>;
+export type UsageWindow = z.infer<typeof Window>;
+export type Account = z.infer<typeof Account>;
+export type Registry = z.infer<typeof Registry>;
+export type SecretRef = z.infer<typeof SecretRef>;
+
+export function emptyRegistry(): Registry {
+  return {
+    version: REGISTRY_VERSION,
+    activeId: null,
+    previousId: null,
+    accounts: [],
+    removedLiveIds: [],
+    fallback: { enabled: false, keyId: null, threshold: 100, rotate: true, switchBack: true },
+    fallbackState: null,
+  };
+}
+
+/**
+ * Migrations: MIGRATIONS[n] turns a version-n document into version n+1. Each is a pure function of
+ * plain JSON. The registry starts at version 1, so there are none yet; the loader runs them in order.
+ */
+export const MIGRATIONS: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {};
+
+export function migrate(doc: Record<string, unknown>): Record<string, unknown> {
+  let cur = doc;
+  let v = typeof cur.version === 'number' ? cur.version : NaN;
+  while (v < REGISTRY_VERSION) {
+    const step = MIGRATIONS[v];
+    if (!step) throw new Error(`no migration from version ${v}`);
+    cur = step(cur);
+    v += 1;
+    cur.version = v;
+  }
+  return cur;
+}

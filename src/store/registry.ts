@@ -1,0 +1,98 @@
+/**
+ * Loading and saving registry.json. Reads need no lock (writes are atomic renames); every
+ * read-modify-write runs under the registry lock and re-reads inside it.
+ */
+import fs from 'node:fs';
+import { CliError } from '../errors.js';
+import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
+import { withFileLock } from './lock.js';
+import type { Paths } from './paths.js';
+import { emptyRegistry, migrate, Registry, REGISTRY_VERSION } from './registry-schema.js';
+
+export interface LoadResult {
+  registry: Registry;
+  /** Set when a corrupt registry was moved aside: the path it was moved to and why. */
+  corrupt?: { movedTo: string; reason: string };
+}
+
+export class RegistryStore {
+  constructor(
+    private readonly paths: Paths,
+    private readonly warn: (msg: string) => void,
+    private readonly now: () => Date,
+  ) {}
+
+  get file(): string {
+    return this.paths.registry;
+  }
+
+  /** Read the registry; a missing file is an empty registry. A corrupt one is moved aside loudly. */
+  load(): Registry {
+    const text = readFileIfExists(this.paths.registry);
+    if (text === null) return emptyRegistry();
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      return this.quarantine('it is not valid JSON');
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return this.quarantine('it is not a JSON object');
+    const version = (doc as { version?: unknown }).version;
+    if (typeof version === 'number' && version > REGISTRY_VERSION) {
+      throw new CliError(
+        'registry_too_new',
+        `${this.paths.registry} has version ${version}, newer than this codex-auth understands (${REGISTRY_VERSION}). Upgrade codex-auth; the file was left untouched.`,
+      );
+    }
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) return this.quarantine('it has no valid "version"');
+    let migrated: Record<string, unknown>;
+    try {
+      migrated = migrate(doc as Record<string, unknown>);
+    } catch (e) {
+      return this.quarantine(`it could not be migrated (${(e as Error).message})`);
+    }
+    const parsed = Registry.safeParse(migrated);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue ? issue.path.join('.') || '(root)' : '(root)';
+      return this.quarantine(`${where}: ${issue?.message ?? 'invalid'}`);
+    }
+    return parsed.data;
+  }
+
+  private quarantine(reason: string): Registry {
+    const stamp = this.now().toISOString().replace(/[:.]/g, '-');
+    const movedTo = `${this.paths.registry}.corrupt-${stamp}`;
+    try {
+      fs.renameSync(this.paths.registry, movedTo);
+    } catch {
+      // Someone else moved it already, or it vanished: start from an empty registry either way.
+    }
+    this.warn(
+      `registry.json is corrupt (${reason}). It was moved to ${movedTo} and a new registry was started. ` +
+        `Stored credentials are untouched: run "codex-auth import ${this.paths.accountsDir}" to register them again.`,
+    );
+    return emptyRegistry();
+  }
+
+  save(reg: Registry): void {
+    ensurePrivateDir(this.paths.home);
+    atomicWriteFile(this.paths.registry, `${JSON.stringify(reg, null, 2)}\n`);
+  }
+
+  /** Read-modify-write under the inter-process lock. `fn` mutates the registry it is given. */
+  async update<T>(fn: (reg: Registry) => Promise<T> | T): Promise<T> {
+    ensurePrivateDir(this.paths.home);
+    return withFileLock(
+      this.paths.registryLock,
+      async () => {
+        const reg = this.load();
+        const before = JSON.stringify(reg);
+        const out = await fn(reg);
+        if (JSON.stringify(reg) !== before) this.save(reg);
+        return out;
+      },
+      { what: 'the codex-auth registry lock' },
+    );
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * All printing goes through here: data to stdout, messages/warnings/progress to stderr, exactly one
+ * JSON document on stdout with --json, colors only on a TTY and never with NO_COLOR.
+ */
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { OutStream } from '../context.js';
+import { CliError } from '../errors.js';
+
+export const SCHEMA_VERSION = 1;
+
+export function colorLevel(stream: OutStream, env: NodeJS.ProcessEnv): 0 | 1 | 2 | 3 {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== '') {
+    if (force === '0' || force === 'false') return 0;
+    const n = Number(force);
+    return n >= 1 && n <= 3 ? (n as 1 | 2 | 3) : 1;
+  }
+  if (!stream.isTTY || env.TERM === 'dumb') return 0;
+  return 2;
+}
+
+export class Output {
+  readonly out: ChalkInstance;
+  readonly err: ChalkInstance;
+  private jsonWritten = false;
+
+  constructor(
+    private readonly stdout: OutStream,
+    private readonly stderr: OutStream,
+    env: NodeJS.ProcessEnv,
+    readonly opts: { json: boolean; debug: boolean },
+  ) {
+    this.out = new Chalk({ level: colorLevel(stdout, env) });
+    this.err = new Chalk({ level: colorLevel(stderr, env) });
+  }
+
+  get json(): boolean {
+    return this.opts.json;
+  }
+
+  get stdoutIsTTY(): boolean {
+    return Boolean(this.stdout.isTTY);
+  }
+
+  get stderrIsTTY(): boolean {
+    return Boolean(this.stderr.isTTY);
+  }
+
+  get columns(): number | undefined {
+    return this.stdout.columns;
+  }
+
+  /** A line of data on stdout (suppressed in --json mode, where the document is the data). */
+  data(line = ''): void {
+    if (!this.opts.json) this.stdout.write(`${line}\n`);
+  }
+
+  /** The one JSON document of a --json run. */
+  document(doc: Record<string, unknown>): void {
+    if (this.jsonWritten) return;
+    this.jsonWritten = true;
+    this.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...doc }, null, 2)}\n`);
+  }
+
+  /** Progress and results meant for a person: stderr. */
+  info(msg: string): void {
+    this.stderr.write(`${msg}\n`);
+  }
+
+  success(msg: string): void {
+    this.stderr.write(`${this.err.green('✓')} ${msg}\n`);
+  }
+
+  warn(msg: string): void {
+    this.stderr.write(`${this.err.yellow('warning:')} ${msg}\n`);
+  }
+
+  debug(msg: string): void {
+    if (this.opts.debug) this.stderr.write(`${this.err.dim(`debug: ${msg}`)}\n`);
+  }
+
+  /** Report a failure; returns the exit code. */
+  failure(err: unknown): number {
+    const cli = err instanceof CliError ? err : null;
+    const code = cli?.code ?? 'internal';
+    const message = cli ? cli.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+    if (this.opts.json) this.document({ error: { code, message } });
+    this.stderr.write(`${this.err.red('error:')} ${message}\n`);
+    if (this.opts.debug && !cli && err instanceof Error && err.stack) this.stderr.write(`${err.stack}\n`);
+    else if (!cli) this.stderr.write('Run again with --debug for details.\n');
+    return cli?.exitCode ?? 1;
+  }
+}
