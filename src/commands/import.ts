@@ -118,7 +118,7 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
       const auth = parseAuthJson(text);
       identified.push({ src, auth, identity: await identify(app, auth, snapshot) });
     } catch (e) {
-      if (e instanceof AuthFileError) results.push({ path: src.path, status: 'skipped', error: true, reason: `invalid auth.json: it ${e.message}` });
+      if (e instanceof AuthFileError) results.push({ path: src.path, status: 'skipped', error: true, reason: `invalid auth.json: ${e.message.startsWith('"') ? '' : 'it '}${e.message}` });
       else if (e instanceof CliError) results.push({ path: src.path, status: 'skipped', error: true, reason: e.message.replace(/\.$/, '') });
       else throw e;
     }

@@ -45,6 +45,17 @@ export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise
   const timeout = opts.timeoutSec ?? 30;
   const lockA = path.join(codexHome, 'auth.lock');
   const lockB = path.join(codexHome, 'auth.json.lock');
+  // Create the lock files ourselves first, so an unwritable CODEX_HOME is reported as such.
+  for (const f of [lockA, lockB]) {
+    try {
+      fs.closeSync(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600));
+    } catch (e) {
+      throw new CliError(
+        'codex_home_unwritable',
+        `Cannot write in ${codexHome} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} on ${path.basename(f)}); nothing was changed. Check that the directory is writable.`,
+      );
+    }
+  }
   let argv: string[] | null = null;
   const flock = which('flock', env);
   if (flock) {
