@@ -1,0 +1,29 @@
+/** Runs the built codex-auth binary (bin/codex-auth.js → dist/) as a user would, isolated. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { isolatedEnv, REPO_ROOT, type RunResult, runProcess } from './codex.js';
+
+export const BIN = join(REPO_ROOT, 'bin', 'codex-auth.js');
+
+export function assertBuilt(): void {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run "npm run build" (npm test does it first).');
+}
+
+export interface BinOptions {
+  home: string;
+  codexHome?: string;
+  env?: Record<string, string>;
+  input?: string;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+export function runBin(args: string[], opts: BinOptions): Promise<RunResult> {
+  const env = isolatedEnv(opts.home, { ...(opts.codexHome ? { CODEX_HOME: opts.codexHome } : {}), TZ: 'UTC', ...opts.env });
+  return runProcess(process.execPath, [BIN, ...args], {
+    env,
+    cwd: opts.cwd ?? opts.home,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    timeoutMs: opts.timeoutMs ?? 30_000,
+  });
+}
