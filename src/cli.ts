@@ -63,8 +63,8 @@ export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: 
     'list',
     'show every account: plan, usage left in the 5-hour and weekly windows, last activity',
     async () => (await import('./commands/list.js')).listCommand as Handler,
-    (c) => c.alias('ls').option('--json', 'print one JSON document'),
-    ['codex-auth list', 'codex-auth list --json | jq .accounts[].email'],
+    (c) => c.alias('ls').option('--refresh', 'fetch current usage of every ChatGPT account').option('--json', 'print one JSON document'),
+    ['codex-auth list', 'codex-auth list --refresh', 'codex-auth list --json | jq .accounts[].email'],
   );
   add(
     'import',
@@ -98,6 +98,13 @@ export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: 
     async () => (await import('./commands/alias.js')).aliasCommand as Handler,
     (c) => c.argument('<query>', 'the account').argument('[name]', 'the new alias').option('--clear', 'remove the alias').option('--json', 'print one JSON document'),
     ['codex-auth alias 2 work', 'codex-auth alias alice@example.com personal', 'codex-auth alias work --clear'],
+  );
+  add(
+    'refresh',
+    'refresh OAuth tokens that expire within 5 minutes (all with --force)',
+    async () => (await import('./commands/refresh.js')).refreshCommand as Handler,
+    (c) => c.argument('[query]', 'only this account').option('--force', 'refresh even tokens that are still valid').option('--json', 'print one JSON document'),
+    ['codex-auth refresh', 'codex-auth refresh work --force'],
   );
   add(
     'status',

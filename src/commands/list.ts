@@ -8,6 +8,7 @@ import { loadSynced } from '../sync.js';
 
 export interface ListOptions {
   json?: boolean;
+  refresh?: boolean;
 }
 
 function windowJson(w: UsageWindow | null | undefined, now: Date) {
@@ -42,7 +43,19 @@ export function accountJson(n: NumberedAccount, reg: Registry, now: Date) {
 }
 
 export async function listCommand(app: App, _args: unknown[], opts: ListOptions): Promise<number> {
-  const reg = await loadSynced(app);
+  let reg = await loadSynced(app);
+  if (opts.refresh && reg.accounts.some((a) => a.kind === 'chatgpt')) {
+    const { startSpinner } = await import('../ui/spinner.js');
+    const { refreshUsage } = await import('../usage.js');
+    const total = reg.accounts.filter((a) => a.kind === 'chatgpt').length;
+    const spinner = startSpinner(app.ctx.stderr, `Fetching usage of ${total} account${total === 1 ? '' : 's'}…`, true);
+    try {
+      await refreshUsage(app, reg.accounts, (done, n) => spinner.update(`Fetching usage… ${done}/${n}`));
+    } finally {
+      spinner.stop();
+    }
+    reg = app.registry.load();
+  }
   const now = app.now();
   const groups = orderAccounts(reg.accounts);
   if (opts.json) {
@@ -69,7 +82,8 @@ function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAcc
   });
   const cell = (a: Account, w: 'fiveHour' | 'weekly'): string => {
     if (a.kind === 'apikey') return '-';
-    if (a.usage?.error && !a.usage[w]) return c.dim(a.usage.error);
+    if (a.loginRequired) return c.red('login');
+    if (a.usage?.error) return c.red(a.usage.error);
     const u = usageCell(a.usage?.[w], now);
     if (u.remaining === null) return u.text;
     return u.remaining < 10 ? c.red(u.text) : u.remaining < 30 ? c.yellow(u.text) : c.green(u.text);

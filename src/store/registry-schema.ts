@@ -47,7 +47,10 @@ export const Account = z.looseObject({
   updatedAt: z.string(),
   lastActivityAt: z.string().nullable(),
   usage: UsageSnapshot.nullable().optional(),
+  /** Set when the login is gone (refresh token expired, reused, revoked): the reason. */
   loginRequired: z.string().nullable().optional(),
+  /** Hashes of refresh tokens this account rotated away: never sent again. */
+  rotatedRefreshTokens: z.array(z.string()).optional(),
 });
 
 export const FallbackConfig = z.looseObject({

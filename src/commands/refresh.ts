@@ -1,0 +1,52 @@
+/** `codex-auth refresh [QUERY] [--force]`: refresh OAuth tokens that are about to expire. */
+import type { App } from '../app.js';
+import { describeAccount } from '../domain/accounts.js';
+import { numbered } from '../domain/view.js';
+import { mapLimit } from '../openai/usage.js';
+import { selectAccount } from '../select.js';
+import type { Account } from '../store/registry-schema.js';
+import { loadSynced } from '../sync.js';
+import { ensureFreshTokens } from '../tokens.js';
+
+export interface RefreshOptions {
+  force?: boolean;
+  json?: boolean;
+}
+
+export async function refreshCommand(app: App, args: unknown[], opts: RefreshOptions): Promise<number> {
+  const query = args[0] as string | undefined;
+  const reg = await loadSynced(app);
+  let targets: Account[];
+  if (query !== undefined) {
+    const a = await selectAccount(app, reg, query, { verb: 'refresh', command: 'codex-auth refresh' });
+    targets = [a];
+  } else {
+    targets = numbered(reg.accounts).map((m) => m.account);
+  }
+  targets = targets.filter((a) => a.kind === 'chatgpt');
+  if (targets.length === 0) {
+    if (app.out.json) app.out.document({ results: [] });
+    app.out.info(query !== undefined ? 'API keys have no tokens to refresh.' : 'There are no ChatGPT accounts to refresh.');
+    return 0;
+  }
+  const results = await mapLimit(targets, 4, async (a) => ({ account: a, result: await ensureFreshTokens(app, a.id, { force: Boolean(opts.force) }) }));
+  let failed = false;
+  const rows = results.map(({ account, result }) => {
+    if (!result.ok) failed = true;
+    const status = result.ok ? (result.refreshed ? 'refreshed' : 'fresh') : result.permanent ? 'login required' : 'failed';
+    return { account, status, reason: result.ok ? null : result.message };
+  });
+  if (app.out.json) {
+    app.out.document({ results: rows.map((r) => ({ id: r.account.id, email: r.account.email, status: r.status, reason: r.reason })) });
+  } else {
+    const c = app.out.out;
+    for (const r of rows) {
+      const tag = r.status === 'refreshed' ? c.green('refreshed') : r.status === 'fresh' ? c.dim('fresh    ') : c.red(r.status);
+      app.out.data(`${tag} ${describeAccount(r.account)}${r.reason ? ` (${r.reason})` : ''}`);
+    }
+  }
+  if (rows.some((r) => r.status === 'login required')) {
+    app.out.warn('Accounts marked "login required" need a new login: run "codex-auth login" and log in to them again.');
+  }
+  return failed ? 1 : 0;
+}

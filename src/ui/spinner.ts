@@ -1,0 +1,30 @@
+/** A one-line progress spinner on stderr, only on a terminal; silent elsewhere. */
+import type { OutStream } from '../context.js';
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+export interface Spinner {
+  update(text: string): void;
+  stop(): void;
+}
+
+export function startSpinner(stream: OutStream, text: string, enabled: boolean): Spinner {
+  if (!enabled || !stream.isTTY) return { update() {}, stop() {} };
+  let current = text;
+  let i = 0;
+  const draw = () => {
+    stream.write(`\r\x1b[2K${FRAMES[i++ % FRAMES.length]} ${current}`);
+  };
+  draw();
+  const timer = setInterval(draw, 80);
+  timer.unref?.();
+  return {
+    update(t) {
+      current = t;
+    },
+    stop() {
+      clearInterval(timer);
+      stream.write('\r\x1b[2K');
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/** Fetching the usage windows of ChatGPT accounts, concurrently and bounded, into the registry cache. */
+import type { App } from './app.js';
+import { CliError } from './errors.js';
+import type { Account, UsageSnapshot } from './store/registry-schema.js';
+import { ensureFreshTokens } from './tokens.js';
+
+export const DEFAULT_USAGE_CONCURRENCY = 8;
+
+export interface UsageOutcome {
+  id: string;
+  ok: boolean;
+  short?: string;
+  message?: string;
+  plan?: string | null;
+  fiveHour?: UsageSnapshot['fiveHour'];
+  weekly?: UsageSnapshot['weekly'];
+  limitReached?: boolean;
+}
+
+function concurrency(env: NodeJS.ProcessEnv): number {
+  const n = Number(env.CODEX_AUTH_USAGE_CONCURRENCY);
+  return Number.isInteger(n) && n > 0 && n <= 64 ? n : DEFAULT_USAGE_CONCURRENCY;
+}
+
+export async function fetchAccountUsage(app: App, account: Account): Promise<UsageOutcome> {
+  const { chatgptBaseUrl, fetchUsage } = await import('./openai/usage.js');
+  const base = chatgptBaseUrl(app.env, (await app.config()).chatgptBaseUrl);
+  const http = await app.ctx.http();
+  let fresh = await ensureFreshTokens(app, account.id);
+  if (!fresh.ok) return { id: account.id, ok: false, short: fresh.short, message: fresh.message };
+  const call = (tokens: { access_token: string; account_id?: string | null }) =>
+    fetchUsage(http, base, { accessToken: tokens.access_token, accountId: account.chatgptAccountId ?? tokens.account_id ?? null }, () => app.now());
+  let res = await call(fresh.auth.tokens ?? { access_token: '' });
+  if (!res.ok && res.status === 401 && !fresh.refreshed) {
+    // The access token may have been revoked early: refresh once and try again.
+    fresh = await ensureFreshTokens(app, account.id, { force: true });
+    if (!fresh.ok) return { id: account.id, ok: false, short: fresh.short, message: fresh.message };
+    res = await call(fresh.auth.tokens ?? { access_token: '' });
+  }
+  if (!res.ok) return { id: account.id, ok: false, short: res.short, message: res.message };
+  return { id: account.id, ok: true, plan: res.plan, fiveHour: res.fiveHour, weekly: res.weekly, limitReached: res.limitReached };
+}
+
+/** Fetch usage for `accounts` (ChatGPT ones), bounded, then store the results in the registry. */
+export async function refreshUsage(app: App, accounts: readonly Account[], onProgress?: (done: number, total: number) => void): Promise<UsageOutcome[]> {
+  const { mapLimit } = await import('./openai/usage.js');
+  const targets = accounts.filter((a) => a.kind === 'chatgpt');
+  let done = 0;
+  const outcomes = await mapLimit(targets, concurrency(app.env), async (a) => {
+    let r: UsageOutcome;
+    try {
+      r = await fetchAccountUsage(app, a);
+    } catch (e) {
+      r = { id: a.id, ok: false, short: e instanceof CliError && e.code === 'locked' ? 'busy' : 'error', message: (e as Error).message };
+    }
+    onProgress?.(++done, targets.length);
+    return r;
+  });
+  const fetchedAt = app.now().toISOString();
+  await app.registry.update((reg) => {
+    for (const o of outcomes) {
+      const acc = reg.accounts.find((a) => a.id === o.id);
+      if (!acc) continue;
+      if (o.ok) {
+        acc.usage = { fiveHour: o.fiveHour ?? null, weekly: o.weekly ?? null, fetchedAt, source: 'api', error: null };
+        if (o.plan && o.plan !== acc.plan) acc.plan = o.plan;
+      } else {
+        acc.usage = { fiveHour: acc.usage?.fiveHour ?? null, weekly: acc.usage?.weekly ?? null, fetchedAt: acc.usage?.fetchedAt ?? fetchedAt, source: acc.usage?.source ?? 'api', error: o.short ?? 'error' };
+      }
+    }
+  });
+  return outcomes;
+}
