@@ -79,6 +79,18 @@ export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: 
     ['codex-auth import', 'codex-auth import ~/old-laptop/auth.json --alias laptop', 'codex-auth import -r ~/backups/codex'],
   );
   add(
+    'login',
+    'log in to another account with the real "codex login" (your current login stays active)',
+    async () => (await import('./commands/login.js')).loginCommand as Handler,
+    (c) =>
+      c
+        .option('--device-auth', 'log in with a device code (for machines without a browser)')
+        .option('--with-api-key', 'read an API key from standard input')
+        .option('--alias <name>', 'name the new account')
+        .option('--json', 'print one JSON document'),
+    ['codex-auth login', 'codex-auth login --device-auth --alias work', 'printenv OPENAI_API_KEY | codex-auth login --with-api-key'],
+  );
+  add(
     'switch',
     'make an account the one Codex uses',
     async () => (await import('./commands/switch.js')).switchCommand as Handler,

@@ -16,7 +16,7 @@ export interface ImportOptions {
 
 type Status = 'imported' | 'updated' | 'unchanged' | 'skipped';
 
-interface Result {
+export interface Result {
   path: string;
   status: Status;
   /** For skips: true when the file was bad (exit 1), false when it simply is not an auth.json. */
@@ -25,7 +25,7 @@ interface Result {
   account?: Account;
 }
 
-interface Source {
+export interface Source {
   path: string;
   live: boolean;
   /** Found by scanning a directory (files that are not auth.json at all are skipped quietly). */
@@ -95,7 +95,14 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
     throw usageError('alias_needs_one_file', '--alias names one account: import one file at a time when you use it.');
   }
 
-  // Phase 1, no lock held: read, validate and identify every file (API keys need the network).
+  return importSources(app, sources, results, { ...(opts.alias !== undefined ? { alias: opts.alias } : {}), syncFirst: paths.length > 0 });
+}
+
+/**
+ * Import auth.json sources: read, validate and identify them without a lock (API keys need the
+ * network), then apply them under the registry lock, then report one line each and a summary.
+ */
+export async function importSources(app: App, sources: Source[], results: Result[], opts: { alias?: string; syncFirst: boolean }): Promise<number> {
   const snapshot = app.registry.load();
   const identified: Array<{ src: Source; auth: ParsedAuth; identity: Identity }> = [];
   for (const src of sources) {
@@ -127,7 +134,7 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
   // Phase 2, under the registry lock: apply.
   if (identified.length > 0) {
     await app.registry.update(async (reg) => {
-      if (paths.length > 0) await syncInto(app, reg);
+      if (opts.syncFirst) await syncInto(app, reg);
       for (const item of identified) results.push(await apply(app, reg, item, opts.alias));
     });
   }
