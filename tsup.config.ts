@@ -17,7 +17,7 @@ export default defineConfig({
   minify: false,
   treeshake: true,
   // Bundle every dependency so start-up reads a few files instead of hundreds.
-  noExternal: [/.*/],
+  noExternal: [/^(?!@napi-rs\/keyring)/],
   external: ['@napi-rs/keyring'],
   define: { __VERSION__: JSON.stringify(pkg.version) },
   banner: {

@@ -5,4 +5,6 @@ if (typeof module.enableCompileCache === 'function' && !process.env.NODE_DISABLE
   try { module.enableCompileCache(); } catch { /* best effort */ }
 }
 const { runCli } = await import('../dist/cli.js');
-process.exitCode = await runCli(process.argv.slice(2));
+const code = await runCli(process.argv.slice(2));
+// Exit as soon as output is flushed: a keyring call cut off by its timeout must not keep us alive.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

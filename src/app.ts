@@ -8,7 +8,7 @@ import { FileLiveCredentials, type LiveCredentials } from './store/live.js';
 import { type Paths, resolvePaths } from './store/paths.js';
 import { RegistryStore } from './store/registry.js';
 import type { Account, SecretRef } from './store/registry-schema.js';
-import { FileSecretStore, fileRefFor, Secrets } from './store/secrets.js';
+import { FileSecretStore, fileRefFor, type SecretStore, Secrets } from './store/secrets.js';
 import { Output } from './ui/output.js';
 
 export interface GlobalOptions {
@@ -56,6 +56,14 @@ export class App {
   get secrets(): Secrets {
     return (this._secrets ??= new Secrets({
       file: () => new FileSecretStore(this.paths.accountsDir),
+      keyring: () => new LazyStore('keyring', this.ctx.platform, async () => {
+        const k = await import('./store/keyring.js');
+        return new k.KeyringSecretStore({
+          home: this.paths.home,
+          timeoutMs: k.keyringTimeoutFromEnv(this.env),
+          backend: this.ctx.keyringBackend ? await this.ctx.keyringBackend() : new k.NapiKeyringBackend({ env: this.env }),
+        });
+      }),
     }));
   }
 
@@ -63,15 +71,55 @@ export class App {
     return (this._config ??= readCodexConfig(this.paths.configToml));
   }
 
+  /** Where Codex reads the active account: auth.json, its keyring entry, or either (auto). */
   live(): Promise<LiveCredentials> {
-    return (this._live ??= this.config().then(
-      (cfg) => new FileLiveCredentials(this.paths, cfg.credentialStore, { env: this.ctx.env, debug: (m) => this.out.debug(m) }),
-    ));
+    return (this._live ??= this.config().then(async (cfg) => {
+      const debug = (m: string) => this.out.debug(m);
+      if (cfg.credentialStore === 'keyring' || cfg.credentialStore === 'auto') {
+        const k = await import('./store/keyring.js');
+        const l = await import('./store/live-keyring.js');
+        const backend = this.ctx.keyringBackend ? await this.ctx.keyringBackend() : new k.NapiKeyringBackend({ env: this.env });
+        const opts = { env: this.env, debug, warn: (m: string) => this.out.warn(m), backend, timeoutMs: k.keyringTimeoutFromEnv(this.env), platform: this.ctx.platform };
+        return cfg.credentialStore === 'keyring' ? new l.KeyringLiveCredentials(this.paths, opts) : new l.AutoLiveCredentials(this.paths, opts);
+      }
+      return new FileLiveCredentials(this.paths, cfg.credentialStore, { env: this.ctx.env, debug });
+    }));
   }
 
-  /** Where a new account's secret goes (SPEC "Identity and storage"). */
-  secretRefFor(kind: Account['kind'], id: string): SecretRef {
-    void kind;
-    return { store: 'file', ref: fileRefFor(id) };
+  /**
+   * Where a new account's secret goes (SPEC "Identity and storage"): API keys in the OS keyring
+   * (a 0600 file only with --insecure-storage); ChatGPT snapshots in 0600 files, or in the keyring
+   * with CODEX_AUTH_STORE=keyring.
+   */
+  secretRefFor(kind: Account['kind'], id: string, opts: { insecure?: boolean } = {}): SecretRef {
+    const ref = fileRefFor(id);
+    if (kind === 'apikey') return { store: opts.insecure ? 'file' : 'keyring', ref };
+    return { store: this.env.CODEX_AUTH_STORE === 'keyring' ? 'keyring' : 'file', ref };
+  }
+}
+
+/** A secret store whose module loads on first use (the keyring binding is heavy). */
+class LazyStore implements SecretStore {
+  private inner?: Promise<SecretStore>;
+  constructor(
+    readonly kind: SecretRef['store'],
+    private readonly platform: NodeJS.Platform,
+    private readonly load: () => Promise<SecretStore>,
+  ) {}
+  private get store(): Promise<SecretStore> {
+    return (this.inner ??= this.load());
+  }
+  async get(ref: string): Promise<string | null> {
+    return (await this.store).get(ref);
+  }
+  async set(ref: string, value: string): Promise<void> {
+    return (await this.store).set(ref, value);
+  }
+  async delete(ref: string): Promise<boolean> {
+    return (await this.store).delete(ref);
+  }
+  describe(): string {
+    const name = this.platform === 'darwin' ? 'macOS Keychain' : this.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
+    return `OS keyring (${name}), service codex-auth`;
   }
 }

@@ -91,6 +91,20 @@ export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: 
     ['codex-auth login', 'codex-auth login --device-auth --alias work', 'printenv OPENAI_API_KEY | codex-auth login --with-api-key'],
   );
   add(
+    'add-api-key',
+    'store an OpenAI API key in the OS keyring and add it as an account',
+    async () => (await import('./commands/add-api-key.js')).addApiKeyCommand as Handler,
+    (c) =>
+      c
+        .argument('[key]', 'the key, or "-" to read it from standard input (default: a hidden prompt)')
+        .option('--alias <name>', 'name the account')
+        .option('--no-fallback', 'do not make it the fallback key')
+        .option('--insecure-storage', 'store it in a 0600 file instead of the OS keyring')
+        .option('--skip-verify', 'store it even when OpenAI cannot be reached to verify it')
+        .option('--json', 'print one JSON document'),
+    ['codex-auth add-api-key', 'printenv OPENAI_API_KEY | codex-auth add-api-key - --alias billing', 'codex-auth add-api-key --insecure-storage   # no keyring on this machine'],
+  );
+  add(
     'switch',
     'make an account the one Codex uses',
     async () => (await import('./commands/switch.js')).switchCommand as Handler,

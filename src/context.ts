@@ -3,6 +3,7 @@
  * environment, streams (with their TTY flags), clock, HTTP, processes, child spawning.
  */
 import type { HttpClient } from './openai/http.js';
+import type { KeyringBackend } from './store/keyring.js';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -33,6 +34,8 @@ export interface Ctx {
   http(): Promise<HttpClient>;
   /** Running Codex processes (not counting codex-auth itself). */
   codexProcesses(): Promise<ProcessInfo[]>;
+  /** The OS keyring; absent means the real one (@napi-rs/keyring), loaded on first use. */
+  keyringBackend?: () => Promise<KeyringBackend>;
 }
 
 export async function defaultCtx(): Promise<Ctx> {

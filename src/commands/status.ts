@@ -34,7 +34,9 @@ export async function statusCommand(app: App): Promise<number> {
     if (v) env[k] = SECRET_ENV.has(k) ? 'set' : v;
   }
   const fileStore = app.secrets.store('file').describe();
-  const storage = { chatgpt: fileStore, apikey: fileStore };
+  const keyringStore = app.secrets.store('keyring').describe();
+  const storage = { chatgpt: app.env.CODEX_AUTH_STORE === 'keyring' ? keyringStore : fileStore, apikey: keyringStore };
+  const insecure = reg.accounts.filter((a) => a.kind === 'apikey' && a.secret.store === 'file').length;
   const fallback = { enabled: reg.fallback.enabled, keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: reg.fallback.rotate, switchBack: reg.fallback.switchBack };
 
   if (app.out.json) {
@@ -44,7 +46,7 @@ export async function statusCommand(app: App): Promise<number> {
       credentialStore: { mode: cfg.credentialStore, explicit: cfg.credentialStoreExplicit, location: live.location },
       registry: { path: app.paths.registry, accounts: reg.accounts.length },
       home: app.paths.home,
-      secretStorage: storage,
+      secretStorage: { ...storage, insecureApiKeys: insecure },
       fallback,
       env,
       codexProcesses: procs,
@@ -58,7 +60,7 @@ export async function statusCommand(app: App): Promise<number> {
   line('Codex credentials', `${cfg.credentialStore} mode${cfg.credentialStoreExplicit ? ' (config.toml)' : ' (default)'}: ${live.location}`);
   line('Registry', `${app.paths.registry} (${reg.accounts.length} account${reg.accounts.length === 1 ? '' : 's'})`);
   line('ChatGPT secrets', storage.chatgpt);
-  line('API-key secrets', storage.apikey);
+  line('API-key secrets', storage.apikey + (insecure ? c.yellow(` (${insecure} in files: --insecure-storage)`) : ''));
   line('Fallback', fallback.enabled ? `enabled (threshold ${fallback.threshold}%)` : 'disabled');
   const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   line('Environment', envText.length ? envText.join(', ') : c.dim('no overrides'));

@@ -1,12 +1,14 @@
 /** `codex-auth switch [QUERY|-]`: make an account the one Codex uses, atomically. */
 import type { App } from '../app.js';
 import { describeAccount } from '../domain/accounts.js';
-import { AuthFileError, parseAuthJson, serializeAuth } from '../domain/authfile.js';
+import { compareSnapshotMeta, snapshotMeta } from '../domain/accounts.js';
+import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
+import { maskKey } from '../domain/mask.js';
 import { CliError } from '../errors.js';
 import { backupLive } from '../store/backups.js';
-import type { Account } from '../store/registry-schema.js';
+import type { Account, Registry } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
-import { loadSynced, syncInto } from '../sync.js';
+import { identifyLocally, loadSynced, syncInto } from '../sync.js';
 
 export interface SwitchOptions {
   json?: boolean;
@@ -47,10 +49,11 @@ export async function performSwitch(app: App, targetId: string, reason: 'manual'
       }
       const now = app.now();
       const previous = await live.read();
-      const backup = previous !== null ? backupLive(app.paths.backupsDir, previous, now) : null;
+      const backup = previous !== null ? backupPrevious(app, reg, previous, now) : null;
       await live.write(text);
       const back = await live.read();
-      if (back !== text) {
+      // Compare documents, not bytes: the keyring stores compact JSON.
+      if (back === null || !sameJson(back, text)) {
         if (previous !== null) await live.write(previous);
         throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
       }
@@ -60,6 +63,47 @@ export async function performSwitch(app: App, targetId: string, reason: 'manual'
       return { switched: true, from, to: target, backup };
     }),
   );
+}
+
+/**
+ * Keep a copy of the live credentials before overwriting them. Credentials already saved in an
+ * account whose secrets live in the keyring are not copied into a file (that would undo the keyring);
+ * an API key saved nowhere stops the switch rather than be lost or written to a plain file.
+ */
+function backupPrevious(app: App, reg: Registry, previous: string, now: Date): string | null {
+  let auth: ParsedAuth | null = null;
+  try {
+    auth = parseAuthJson(previous);
+  } catch {
+    return backupLive(app.paths.backupsDir, previous, now); // unreadable: the file copy is all there is
+  }
+  let known: Account | null = null;
+  try {
+    const id = identifyLocally(auth, reg);
+    known = id ? (reg.accounts.find((a) => a.id === id.id) ?? null) : null;
+  } catch {
+    known = null;
+  }
+  const saved = known !== null && compareSnapshotMeta(snapshotMeta(auth), known.snapshot) !== 'newer';
+  if (auth.mode === 'apikey') {
+    if (!saved) {
+      throw new CliError(
+        'live_unsaved',
+        `Codex's current API key (${maskKey(auth.apiKey ?? '')}) is not stored in codex-auth and could not be saved; nothing was changed. Add it with "codex-auth add-api-key" first.`,
+      );
+    }
+    return null;
+  }
+  if (saved && known?.secret.store === 'keyring') return null;
+  return backupLive(app.paths.backupsDir, previous, now);
+}
+
+function sameJson(a: string, b: string): boolean {
+  try {
+    return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
+  } catch {
+    return false;
+  }
 }
 
 /** Things that keep a switch from taking effect, for the user to know. */

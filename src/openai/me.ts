@@ -26,7 +26,7 @@ export async function fetchMe(http: HttpClient, env: NodeJS.ProcessEnv, key: str
     throw new CliError('api_key_rejected', `OpenAI rejected this API key (HTTP ${res.status}).`, 1, { short: String(res.status) });
   }
   if (res.status !== 200) {
-    throw new CliError('openai_error', `OpenAI answered HTTP ${res.status} to GET /v1/me; try again later.`, 1, { short: String(res.status) });
+    throw new CliError('openai_error', `OpenAI answered HTTP ${res.status} to GET /v1/me (try again later).`, 1, { short: String(res.status) });
   }
   const body = parseJson(res.text) as Record<string, unknown> | undefined;
   const id = body && typeof body.id === 'string' && body.id ? body.id : null;

@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli.js';
 import type { Ctx, InStream, ProcessInfo } from '../../src/context.js';
 import { createHttpClient, type HttpClient } from '../../src/openai/http.js';
+import { MemoryKeyring } from './memory-keyring.js';
 
 export interface Captured {
   code: number;
@@ -23,6 +24,8 @@ export interface Sandbox {
   env: Record<string, string>;
   /** Every stdout/stderr captured through this sandbox, for secret scans. */
   transcript: string[];
+  /** The OS keyring double every run of this sandbox shares. */
+  keyring: MemoryKeyring;
   run(argv: string[], opts?: RunOptions): Promise<Captured>;
   authJsonPath: string;
   writeAuth(doc: object | string): void;
@@ -48,7 +51,9 @@ export function makeSandbox(extraEnv: Record<string, string> = {}): Sandbox {
   fs.mkdirSync(codexHome, { recursive: true, mode: 0o700 });
   const env: Record<string, string> = { HOME: home, CODEX_HOME: codexHome, PATH: process.env.PATH ?? '', TZ: 'UTC', ...extraEnv };
   const transcript: string[] = [];
+  const keyring = new MemoryKeyring();
   const sb: Sandbox = {
+    keyring,
     root,
     home,
     codexHome,
@@ -66,7 +71,7 @@ export function makeSandbox(extraEnv: Record<string, string> = {}): Sandbox {
       }
     },
     async run(argv, opts = {}) {
-      const r = await runInProcess(argv, { ...opts, env: { ...env, ...opts.env }, home });
+      const r = await runInProcess(argv, { ...opts, env: { ...env, ...opts.env }, home, keyring });
       transcript.push(r.stdout, r.stderr);
       return r;
     },
@@ -89,7 +94,7 @@ class Sink {
   }
 }
 
-export async function runInProcess(argv: string[], opts: RunOptions & { env: Record<string, string>; home: string }): Promise<Captured> {
+export async function runInProcess(argv: string[], opts: RunOptions & { env: Record<string, string>; home: string; keyring?: MemoryKeyring }): Promise<Captured> {
   const stdout = new Sink(Boolean(opts.tty));
   const stderr = new Sink(Boolean(opts.tty));
   const stdin = new PassThrough() as PassThrough & InStream;
@@ -109,6 +114,7 @@ export async function runInProcess(argv: string[], opts: RunOptions & { env: Rec
     now: () => opts.now ?? new Date(),
     http: async () => (http ??= createHttpClient(opts.env)),
     codexProcesses: async () => opts.processes ?? [],
+    keyringBackend: async () => opts.keyring ?? new MemoryKeyring(),
   };
   opts.onStdin?.(stdin);
   try {

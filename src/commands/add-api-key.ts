@@ -1,0 +1,116 @@
+/**
+ * `codex-auth add-api-key [KEY|-]`: store an OpenAI API key (in the OS keyring by default), verified
+ * with GET /v1/me, and register it as an account; the first one becomes the fallback key.
+ */
+import type { App } from '../app.js';
+import { apiKeyIdentity, describeAccount, identityFields, newAccount, validateAlias } from '../domain/accounts.js';
+import { apiKeyAccountId, apiKeyAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
+import { looksLikeApiKey, maskKey } from '../domain/mask.js';
+import { CliError, usageError } from '../errors.js';
+import type { MeIdentity } from '../openai/me.js';
+import { apiKeyHashOf } from '../domain/accounts.js';
+import { syncInto } from '../sync.js';
+
+export interface AddApiKeyOptions {
+  alias?: string;
+  /** commander's --no-fallback sets fallback: false */
+  fallback?: boolean;
+  insecureStorage?: boolean;
+  skipVerify?: boolean;
+  json?: boolean;
+}
+
+async function readKey(app: App, arg: string | undefined): Promise<string> {
+  const { readAllStdin, readHidden } = await import('../ui/prompt.js');
+  if (arg !== undefined && arg !== '-') {
+    app.out.warn('A key given on the command line stays in your shell history; next time use "codex-auth add-api-key" (prompt) or pipe it with "-".');
+    return arg.trim();
+  }
+  if (arg === undefined && app.ctx.stdin.isTTY) {
+    if (!app.ctx.stderr.isTTY) throw usageError('usage', 'Give the key as an argument or on standard input ("-").');
+    return (await readHidden({ stdin: app.ctx.stdin, stderr: app.ctx.stderr }, 'OpenAI API key (input hidden): ')).trim();
+  }
+  return (await readAllStdin(app.ctx.stdin, { maxBytes: 64 * 1024 })).trim();
+}
+
+export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKeyOptions): Promise<number> {
+  if (opts.alias !== undefined) {
+    const bad = validateAlias(opts.alias);
+    if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);
+  }
+  const key = await readKey(app, args[0] as string | undefined);
+  if (key === '') throw new CliError('empty_key', 'No API key was given; nothing was stored.');
+  if (!looksLikeApiKey(key)) {
+    throw new CliError('invalid_key', 'That does not look like an OpenAI API key (expected "sk-" followed by letters, digits, "-" or "_"); nothing was stored.');
+  }
+  const hash = sha256Hex(key);
+  const { fetchMe } = await import('../openai/me.js');
+  let me: MeIdentity | null = null;
+  try {
+    me = await fetchMe(await app.ctx.http(), app.env, key);
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    if (e.code === 'api_key_rejected' || !opts.skipVerify) {
+      throw new CliError(e.code, `${e.message.replace(/\.$/, '')}; nothing was stored.${e.code === 'network' ? ' Use --skip-verify to store it without checking.' : ''}`);
+    }
+    app.out.warn(`${e.message} Storing the key unverified (--skip-verify); its identity is filled in when it is added again.`);
+  }
+  const identity = apiKeyIdentity(apiKeyAccountId(me?.id ?? 'unverified', key), me ?? { id: 'unverified', email: null, name: null, orgTitle: null }, key);
+  const auth = parseAuthObject(apiKeyAuth(key));
+  const secretText = serializeAuth(auth.raw);
+
+  const outcome = await app.registry.update(async (reg) => {
+    await syncInto(app, reg);
+    if (opts.alias !== undefined) {
+      const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === opts.alias?.trim().toLowerCase() && apiKeyHashOf(a) !== hash);
+      if (holder) throw usageError('alias_taken', `The alias "${opts.alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+    }
+    const now = app.now();
+    let account = reg.accounts.find((a) => apiKeyHashOf(a) === hash);
+    const existed = Boolean(account);
+    if (account) {
+      // Known key: refresh its identity (a verified identity replaces an unverified one).
+      if (me) {
+        const oldId = account.id;
+        Object.assign(account, identityFields(identity));
+        account.id = identity.id;
+        if (reg.activeId === oldId) reg.activeId = identity.id;
+        if (reg.previousId === oldId) reg.previousId = identity.id;
+        if (reg.fallback.keyId === oldId) reg.fallback.keyId = identity.id;
+      }
+      account.updatedAt = now.toISOString();
+    } else {
+      const ref = app.secretRefFor('apikey', identity.id, { insecure: Boolean(opts.insecureStorage) });
+      account = newAccount(identity, auth, ref, now);
+      await app.secrets.set(ref, secretText); // a keyring failure throws here: nothing is registered
+      reg.accounts.push(account);
+    }
+    if (opts.alias !== undefined) account.alias = opts.alias.trim();
+    reg.removedLiveIds = reg.removedLiveIds.filter((id) => id !== account.id);
+    let madeFallback = false;
+    if (!reg.fallback.keyId && opts.fallback !== false) {
+      reg.fallback.keyId = account.id;
+      madeFallback = true;
+    }
+    return { account: { ...account }, existed, madeFallback, isFallback: reg.fallback.keyId === account.id };
+  });
+
+  const { account } = outcome;
+  if (app.out.json) {
+    app.out.document({
+      added: !outcome.existed,
+      id: account.id,
+      email: account.email,
+      alias: account.alias,
+      keyMask: maskKey(key),
+      verified: me !== null,
+      storage: account.secret.store,
+      fallback: outcome.isFallback,
+    });
+  }
+  if (outcome.existed) app.out.info(`That key is already stored as ${describeAccount(account)}; its identity was refreshed.`);
+  else app.out.success(`Stored ${describeAccount(account)} in ${account.secret.store === 'keyring' ? 'the OS keyring' : 'a 0600 file (insecure storage)'}.`);
+  if (outcome.madeFallback) app.out.info('It is now the fallback key for automatic fallback (see "codex-auth fallback enable").');
+  if (opts.insecureStorage && !outcome.existed) app.out.warn('The key is stored in a plain file (mode 0600) instead of the OS keyring, because of --insecure-storage.');
+  return 0;
+}

@@ -1,0 +1,160 @@
+/**
+ * The built binary with a real Secret Service (private D-Bus + gnome-keyring, see global-setup.ts)
+ * and the real Codex CLI in its keyring and auto credential modes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { assertBuilt, keyringEnv, requireKeyring, runBin } from '../support/bin.js';
+import { codexAvailable, codexExecArgs, codexSandbox, type RunResult, runCodex } from '../support/codex.js';
+import { FakeOpenAI } from '../support/fake-openai.js';
+import { findSecrets } from '../support/inprocess.js';
+import { startKeyringSession } from '../support/keyring-session.js';
+import { codexMaskedKey, fakeApiKey } from '../support/jwt.js';
+
+const gate = requireKeyring();
+if (!codexAvailable() && process.env.CI) throw new Error('the real Codex CLI is missing');
+
+function explain(r: RunResult): string {
+  return `exit=${String(r.code)} timedOut=${String(r.timedOut)}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+function filesContaining(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && fs.readFileSync(p).includes(needle)) hits.push(p);
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+describe.skipIf(gate.skip || !codexAvailable())('the OS keyring, for real', () => {
+  let fake: FakeOpenAI;
+  const transcript: string[] = [];
+  const secrets: string[] = [];
+
+  beforeAll(async () => {
+    assertBuilt();
+    fake = await FakeOpenAI.start();
+  });
+  afterAll(async () => {
+    await fake.close();
+    expect(findSecrets(transcript, secrets)).toEqual([]);
+  });
+
+  function tools(sb: { home: string; codexHome: string }, extraEnv: Record<string, string> = {}) {
+    const auth = async (args: string[], input?: string) => {
+      const r = await runBin(args, { home: sb.home, codexHome: sb.codexHome, env: { CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl, ...extraEnv }, ...(input !== undefined ? { input } : {}) });
+      transcript.push(r.stdout, r.stderr);
+      return r;
+    };
+    const codex = async (args: string[], input?: string) => {
+      const r = await runCodex(args, { ...sb, env: { ...keyringEnv(), ...extraEnv }, ...(input !== undefined ? { input } : {}) });
+      transcript.push(r.stdout, r.stderr);
+      return r;
+    };
+    return { auth, codex };
+  }
+
+  it('add-api-key puts the key in the keyring and in no file; a fresh process reads it back', async () => {
+    const sb = codexSandbox(onTestFinished);
+    const { auth } = tools(sb);
+    const key = fakeApiKey('kr-add');
+    secrets.push(key);
+    fake.addApiKey(key, { id: 'user-kr-add', email: 'kr-add@example.com' });
+    const r = await auth(['add-api-key', '-'], key);
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stderr).toContain('in the OS keyring');
+    expect(filesContaining(sb.home, key)).toEqual([]);
+    const st = await auth(['status', '--json']);
+    expect(JSON.parse(st.stdout).secretStorage.apikey).toBe('OS keyring (Secret Service), service codex-auth');
+    // Another process switches Codex to it: the key comes back out of the keyring into auth.json.
+    const sw = await auth(['switch', 'kr-add']);
+    expect(sw.code, explain(sw)).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(sb.codexHome, 'auth.json'), 'utf8')).OPENAI_API_KEY).toBe(key);
+    // Removing it deletes the keyring entry: adding the key with the keyring gone would not find it.
+    expect((await auth(['remove', 'kr-add', '--yes'])).code).toBe(0);
+    const again = await auth(['add-api-key', '-', '--json'], key);
+    expect(JSON.parse(again.stdout).added).toBe(true);
+  });
+
+  it('without any D-Bus: a clear error within the timeout, nothing written', async () => {
+    const sb = codexSandbox(onTestFinished);
+    const { auth } = tools(sb, { DBUS_SESSION_BUS_ADDRESS: `unix:path=${path.join(sb.home, 'no-such-bus')}` });
+    const key = fakeApiKey('kr-nobus');
+    secrets.push(key);
+    fake.addApiKey(key);
+    const r = await auth(['add-api-key', '-'], key);
+    expect(r.code).toBe(1);
+    expect(r.timedOut).toBe(false);
+    expect(r.stderr).toContain('Cannot write to the OS keyring (unavailable): no Secret Service is running');
+    expect(r.stderr).toContain('--insecure-storage');
+    expect(fs.existsSync(path.join(sb.codexHome, 'codex-auth', 'registry.json'))).toBe(false);
+    expect(filesContaining(sb.home, key)).toEqual([]);
+  });
+
+  it('a locked collection gives a clear error and stores nothing', async () => {
+    const session = await startKeyringSession();
+    onTestFinished(() => session.stop());
+    await session.lock();
+    const sb = codexSandbox(onTestFinished);
+    const { auth } = tools(sb, { DBUS_SESSION_BUS_ADDRESS: session.busAddress, XDG_RUNTIME_DIR: session.env.XDG_RUNTIME_DIR ?? '' });
+    const key = fakeApiKey('kr-locked');
+    secrets.push(key);
+    fake.addApiKey(key);
+    const r = await auth(['add-api-key', '-'], key);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/locked/i);
+    expect(r.stderr).toMatch(/unlock/i);
+    expect(fs.existsSync(path.join(sb.codexHome, 'codex-auth', 'registry.json'))).toBe(false);
+  });
+
+  for (const mode of ['keyring', 'auto'] as const) {
+    it(`Codex in ${mode} mode: import picks the login up from the keyring; a switch lands there, never in auth.json`, async () => {
+      const sb = codexSandbox(onTestFinished);
+      fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), `cli_auth_credentials_store = "${mode}"\n`);
+      const { auth, codex } = tools(sb);
+      const key = fakeApiKey(`kr-${mode}`);
+      secrets.push(key);
+      fake.addApiKey(key, { id: `user-kr-${mode}`, email: `kr-${mode}@example.com` });
+      const login = await codex(['login', '--with-api-key'], `${key}\n`);
+      expect(login.code, explain(login)).toBe(0);
+      expect(fs.existsSync(path.join(sb.codexHome, 'auth.json'))).toBe(false);
+
+      const imp = await auth(['import']);
+      expect(imp.code, explain(imp)).toBe(0);
+      expect(imp.stdout).toMatch(new RegExp(`OS keyring entry "Codex Auth".*kr-${mode}@example\\.com`));
+      const st = JSON.parse((await auth(['status', '--json'])).stdout);
+      expect(st.credentialStore).toMatchObject({ mode, explicit: true });
+      expect(st.active.email).toBe(`kr-${mode}@example.com`);
+
+      const bob = fake.addChatgptAccount({ email: `bob-${mode}@example.com`, userId: `user-bob-${mode}`, accountId: `acc-bob-${mode}` });
+      secrets.push(bob.tokens.refresh_token, bob.tokens.access_token);
+      const bobFile = path.join(sb.home, 'bob.json');
+      fs.writeFileSync(bobFile, JSON.stringify(bob));
+      expect((await auth(['import', bobFile])).code).toBe(0);
+      fs.rmSync(bobFile);
+
+      let sw = await auth(['switch', `bob-${mode}`]);
+      expect(sw.code, explain(sw)).toBe(0);
+      let status = await codex(['login', 'status']);
+      expect(status.stdout + status.stderr).toContain('Logged in using ChatGPT');
+      expect(fs.existsSync(path.join(sb.codexHome, 'auth.json'))).toBe(false);
+      fake.clearRequests();
+      const exec = await codex(codexExecArgs(fake, { mode: 'chatgpt' }));
+      expect(exec.code, explain(exec)).toBe(0);
+      expect(fake.bearerTokensSeen(/\/responses$/)).toEqual([bob.tokens.access_token]);
+
+      sw = await auth(['switch', '-']);
+      expect(sw.code, explain(sw)).toBe(0);
+      status = await codex(['login', 'status']);
+      expect(status.stdout + status.stderr).toContain(`API key configured - ${codexMaskedKey(key)}`);
+      expect(fs.existsSync(path.join(sb.codexHome, 'auth.json'))).toBe(false);
+      expect(filesContaining(sb.home, key)).toEqual([]);
+    });
+  }
+});
