@@ -72,10 +72,12 @@ export async function saveSnapshot(app: App, account: Account, auth: ParsedAuth,
   account.updatedAt = now.toISOString();
 }
 
-function setActive(reg: Registry, id: string | null): void {
+/** Make `id` the active account, remembering the previous one and since when. */
+export function setActive(reg: Registry, id: string | null, now: Date): void {
   if (reg.activeId === id) return;
   if (reg.activeId !== null) reg.previousId = reg.activeId;
   reg.activeId = id;
+  reg.activeSince = id === null ? null : now.toISOString();
 }
 
 /** Fold the live credentials into `reg` (call under the registry lock). Prints what it did. */
@@ -86,7 +88,7 @@ export async function syncInto(app: App, reg: Registry): Promise<void> {
     return;
   }
   if (live.kind === 'none') {
-    setActive(reg, null);
+    setActive(reg, null, app.now());
     return;
   }
   let identity: Identity;
@@ -99,7 +101,7 @@ export async function syncInto(app: App, reg: Registry): Promise<void> {
   }
   const now = app.now();
   if (reg.removedLiveIds.includes(identity.id)) {
-    setActive(reg, null);
+    setActive(reg, null, app.now());
     return;
   }
   const existing = reg.accounts.find((a) => a.id === identity.id);
@@ -108,14 +110,14 @@ export async function syncInto(app: App, reg: Registry): Promise<void> {
       await saveSnapshot(app, existing, live.auth, identity, now);
       app.out.debug(`saved the live credentials of ${describeAccount(existing)} (newer than the stored copy)`);
     }
-    setActive(reg, existing.id);
+    setActive(reg, existing.id, now);
     return;
   }
   const account = newAccount(identity, live.auth, app.secretRefFor(identity.kind, identity.id), now);
   await app.secrets.set(account.secret, serializeAuth(live.auth.raw));
   const first = reg.accounts.length === 0;
   reg.accounts.push(account);
-  setActive(reg, account.id);
+  setActive(reg, account.id, now);
   app.out.info(
     first
       ? `Imported Codex's current login into codex-auth: ${describeAccount(account)}.`

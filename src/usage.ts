@@ -71,3 +71,31 @@ export async function refreshUsage(app: App, accounts: readonly Account[], onPro
   });
   return outcomes;
 }
+
+/**
+ * The newest usage Codex itself logged for the active account (its session rollouts), when newer
+ * than the cached API values: `list` shows it without a network call. Reads only the newest files.
+ */
+export async function sessionUsageOfActive(app: App, reg: { activeId: string | null; activeSince: string | null; accounts: Account[] }): Promise<{ id: string; usage: UsageSnapshot | null; lastEventAt: string | null; limited: boolean } | null> {
+  const active = reg.accounts.find((a) => a.id === reg.activeId);
+  if (!active || active.kind !== 'chatgpt' || !reg.activeSince) return null;
+  const since = new Date(reg.activeSince);
+  const s = await import('./codex/sessions.js');
+  let events;
+  try {
+    events = s.readRecentEvents(app.paths.codexHome, { maxFiles: 4, since, initialTailBytes: 256 * 1024 });
+  } catch (e) {
+    app.out.debug(`could not read Codex's session logs: ${(e as Error).message}`);
+    return null;
+  }
+  const latest = s.latestUsage(events, since, app.now());
+  const usage = s.toUsageSnapshot(latest);
+  const lastEventAt = [latest.rateLimits?.at, latest.usageLimit?.at].filter((d): d is Date => Boolean(d)).sort((a, b) => b.getTime() - a.getTime())[0];
+  const cachedAt = active.usage?.fetchedAt ? Date.parse(active.usage.fetchedAt) : 0;
+  return {
+    id: active.id,
+    usage: usage && Date.parse(usage.fetchedAt) > cachedAt ? usage : null,
+    lastEventAt: lastEventAt ? lastEventAt.toISOString() : null,
+    limited: latest.limited,
+  };
+}

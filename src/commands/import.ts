@@ -6,7 +6,7 @@ import { compareSnapshotMeta, describeAccount, type Identity, newAccount, snapsh
 import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
 import { CliError, describeError, errnoCode, usageError } from '../errors.js';
 import type { Account, Registry } from '../store/registry-schema.js';
-import { identify, syncInto } from '../sync.js';
+import { identify, setActive, syncInto } from '../sync.js';
 
 export interface ImportOptions {
   alias?: string;
@@ -177,10 +177,7 @@ async function apply(app: App, reg: Registry, item: { src: Source; auth: ParsedA
       reason = undefined;
     }
   }
-  if (src.live && reg.activeId !== account.id) {
-    if (reg.activeId !== null) reg.previousId = reg.activeId;
-    reg.activeId = account.id;
-  }
+  if (src.live) setActive(reg, account.id, now);
   return { path: src.path, status, account, ...(reason ? { reason } : {}) };
 }
 

@@ -55,6 +55,15 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
       spinner.stop();
     }
     reg = app.registry.load();
+  } else {
+    // Without --refresh: cached values, plus what Codex logged itself for the active account.
+    const { sessionUsageOfActive } = await import('../usage.js');
+    const seen = await sessionUsageOfActive(app, reg);
+    const acc = seen ? reg.accounts.find((a) => a.id === seen.id) : undefined;
+    if (seen && acc) {
+      if (seen.usage) acc.usage = seen.usage;
+      if (seen.lastEventAt && (!acc.lastActivityAt || Date.parse(seen.lastEventAt) > Date.parse(acc.lastActivityAt))) acc.lastActivityAt = seen.lastEventAt;
+    }
   }
   const now = app.now();
   const groups = orderAccounts(reg.accounts);

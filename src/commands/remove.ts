@@ -4,7 +4,7 @@ import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import type { Account } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
-import { loadSynced, syncInto } from '../sync.js';
+import { loadSynced, setActive, syncInto } from '../sync.js';
 
 export interface RemoveOptions {
   yes?: boolean;
@@ -40,7 +40,7 @@ export async function removeCommand(app: App, args: unknown[], opts: RemoveOptio
       const [acc] = r.accounts.splice(idx, 1) as [Account];
       out.push(acc);
       if (r.activeId === acc.id) {
-        r.activeId = null;
+        setActive(r, null, app.now());
         if (!r.removedLiveIds.includes(acc.id)) r.removedLiveIds.push(acc.id);
         notes.push(`${describeAccount(acc)} is still Codex's current login; Codex keeps using it until you switch or log in again.`);
       }

@@ -8,7 +8,7 @@ import { CliError } from '../errors.js';
 import { backupLive } from '../store/backups.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
-import { identifyLocally, loadSynced, syncInto } from '../sync.js';
+import { identifyLocally, loadSynced, setActive, syncInto } from '../sync.js';
 
 export interface SwitchOptions {
   json?: boolean;
@@ -57,8 +57,7 @@ export async function performSwitch(app: App, targetId: string, reason: 'manual'
         if (previous !== null) await live.write(previous);
         throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
       }
-      if (reg.activeId !== null) reg.previousId = reg.activeId;
-      reg.activeId = target.id;
+      setActive(reg, target.id, now);
       target.lastActivityAt = now.toISOString();
       return { switched: true, from, to: target, backup };
     }),

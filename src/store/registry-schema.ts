@@ -65,6 +65,8 @@ export const Registry = z.looseObject({
   version: z.literal(REGISTRY_VERSION),
   activeId: z.string().nullable(),
   previousId: z.string().nullable(),
+  /** When the active account became active (session-log events before it belong to another). */
+  activeSince: z.string().nullable().default(null),
   accounts: z.array(Account),
   /** Accounts the user removed while they were Codex's live login: sync does not re-add them. */
   removedLiveIds: z.array(z.string()).default([]),
@@ -84,6 +86,7 @@ export function emptyRegistry(): Registry {
     version: REGISTRY_VERSION,
     activeId: null,
     previousId: null,
+    activeSince: null,
     accounts: [],
     removedLiveIds: [],
     fallback: { enabled: false, keyId: null, threshold: 100, rotate: true, switchBack: true },

@@ -183,3 +183,33 @@ describe('refresh', () => {
     secrets.push(t2.refresh_token, t2.access_token);
   });
 });
+
+describe('list without --refresh', () => {
+  function rollout(lines: object[], at: Date): void {
+    const y = String(at.getFullYear());
+    const m = String(at.getMonth() + 1).padStart(2, '0');
+    const d = String(at.getDate()).padStart(2, '0');
+    const dir = path.join(sb.codexHome, 'sessions', y, m, d);
+    fs.mkdirSync(dir, { recursive: true });
+    const stamp = at.toISOString().slice(0, 19).replace(/:/g, '-');
+    fs.writeFileSync(path.join(dir, `rollout-${stamp}-0199a0b0-0000-7000-8000-000000000001.jsonl`), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  }
+  const tokenCount = (at: Date, used: number) => ({
+    timestamp: at.toISOString(),
+    type: 'event_msg',
+    payload: { type: 'token_count', info: null, rate_limits: { primary: { used_percent: used, window_minutes: 300, resets_at: Math.floor(at.getTime() / 1000) + 3600 }, secondary: { used_percent: 12, window_minutes: 10080, resets_at: Math.floor(at.getTime() / 1000) + 86400 } } },
+  });
+
+  it('shows the newest usage Codex logged for the active account, ignoring events from before it was active', async () => {
+    const a = account();
+    sb.writeAuth(a);
+    await sb.run(['list']); // a becomes active now
+    const later = new Date(Date.now() + 5_000);
+    rollout([{ timestamp: later.toISOString(), type: 'session_meta', payload: { id: '0199a0b0-0000-7000-8000-000000000001' } }, tokenCount(new Date(Date.now() - 3_600_000), 99), tokenCount(later, 37)], later);
+    const j = JSON.parse((await sb.run(['list', '--json'], { now: new Date(later.getTime() + 1000) })).stdout);
+    expect(j.accounts[0].usage).toMatchObject({ source: 'session', fiveHour: { usedPercent: 37, remainingPercent: 63 }, weekly: { usedPercent: 12 } });
+    expect(j.accounts[0].lastActivityAt).toBe(later.toISOString());
+    expect(fake.requests({ path: '/backend-api/wham/usage' }).filter((r) => r.bearer === a.tokens.access_token)).toEqual([]);
+  });
+});
+
