@@ -1,0 +1,230 @@
+/**
+ * The automatic fallback policy: one pure function of (registry, usage snapshots, events, now).
+ * No I/O: watch, run and `fallback status` gather the inputs, call decide(), and carry out the result.
+ */
+import type { UsageWindow } from '../store/registry-schema.js';
+
+export interface PolicyConfig {
+  enabled: boolean;
+  keyId: string | null;
+  /** A window counts as exhausted at this used percent (1–100). */
+  threshold: number;
+  rotate: boolean;
+  switchBack: boolean;
+}
+
+export interface PolicyAccount {
+  id: string;
+  kind: 'chatgpt' | 'apikey';
+  label: string;
+  /** The freshest known windows (usage API or session log), or null when unknown. */
+  fiveHour: UsageWindow | null;
+  weekly: UsageWindow | null;
+  /** When those windows were observed (ISO), or null. */
+  observedAt: string | null;
+  /** A permanent token failure: the account cannot be used. */
+  loginRequired: boolean;
+}
+
+export interface LimitEvent {
+  accountId: string;
+  /** When the usage-limit error was seen. */
+  at: string;
+  /** When the limit lifts, if the error said so. */
+  resetsAt: string | null;
+}
+
+export interface FallbackState {
+  /** The account the user had chosen, to go back to. */
+  fromId: string;
+  /** The account the policy switched to. */
+  toId: string;
+  reason: string;
+  since: string;
+  /** When `fromId` should have headroom again (its latest exhausted window's reset), if known. */
+  until: string | null;
+}
+
+export interface PolicyInput {
+  now: Date;
+  config: PolicyConfig;
+  activeId: string | null;
+  /** When the active account became active: limit events before it are someone else's. */
+  activeSince: string | null;
+  accounts: PolicyAccount[];
+  limitEvents: LimitEvent[];
+  state: FallbackState | null;
+}
+
+export type Decision =
+  | { action: 'none'; reason: string; state: FallbackState | null; poll: string[] }
+  | { action: 'warn'; reason: string; state: FallbackState | null; poll: string[] }
+  | { action: 'switch'; to: string; kind: 'rotate' | 'fallback-key' | 'switch-back'; reason: string; state: FallbackState | null; poll: string[] };
+
+const t = (iso: string | null | undefined): number | null => {
+  if (!iso) return null;
+  const n = Date.parse(iso);
+  return Number.isNaN(n) ? null : n;
+};
+
+function windows(a: PolicyAccount): Array<{ name: '5h' | 'weekly'; w: UsageWindow }> {
+  const out: Array<{ name: '5h' | 'weekly'; w: UsageWindow }> = [];
+  if (a.fiveHour) out.push({ name: '5h', w: a.fiveHour });
+  if (a.weekly) out.push({ name: 'weekly', w: a.weekly });
+  return out;
+}
+
+/** What is left of a window now: a window whose reset has passed is full again. */
+export function remaining(w: UsageWindow, now: Date): number {
+  const reset = t(w.resetsAt);
+  if (reset !== null && reset <= now.getTime()) return 100;
+  return Math.max(0, Math.min(100, 100 - w.usedPercent));
+}
+
+export interface Exhaustion {
+  exhausted: boolean;
+  /** Why, for messages: "5h window 100% used (resets 2026-…)" or "usage limit reached at …". */
+  why: string | null;
+  /** When it lifts, if known: the latest reset among the exhausted windows / the limit error. */
+  until: string | null;
+}
+
+/** Is a ChatGPT account exhausted (SPEC "The fallback policy")? */
+export function exhaustion(a: PolicyAccount, input: Pick<PolicyInput, 'now' | 'config' | 'limitEvents' | 'activeId' | 'activeSince'>): Exhaustion {
+  const now = input.now.getTime();
+  let until: number | null = null;
+  const whys: string[] = [];
+  for (const { name, w } of windows(a)) {
+    const reset = t(w.resetsAt);
+    if (w.usedPercent >= input.config.threshold && reset !== null && reset > now) {
+      whys.push(`${name} window ${Math.round(w.usedPercent)}% used`);
+      until = Math.max(until ?? 0, reset);
+    }
+  }
+  // A usage-limit error counts when it was seen after the account became active, and has not lifted.
+  const since = a.id === input.activeId ? t(input.activeSince) : null;
+  for (const e of input.limitEvents) {
+    if (e.accountId !== a.id) continue;
+    const at = t(e.at) ?? 0;
+    if (since !== null && at < since) continue;
+    const lifts = t(e.resetsAt);
+    if (lifts !== null && lifts <= now) continue;
+    // Newer data showing headroom after the error clears it.
+    const observed = t(a.observedAt);
+    const clear = (w: UsageWindow) => w.usedPercent < input.config.threshold || (t(w.resetsAt) ?? Infinity) <= now;
+    if (observed !== null && observed > at && windows(a).length > 0 && windows(a).every(({ w }) => clear(w))) continue;
+    whys.push('usage limit reached');
+    if (lifts !== null) until = Math.max(until ?? 0, lifts);
+  }
+  return { exhausted: whys.length > 0, why: whys.length ? whys.join(', ') : null, until: until !== null ? new Date(until).toISOString() : null };
+}
+
+/**
+ * Rotation score: the smaller of the windows' remaining percent; null when there is no data (ranks
+ * below any known headroom). Exhausted or unusable accounts never qualify (-1).
+ */
+export function score(a: PolicyAccount, input: Pick<PolicyInput, 'now' | 'config' | 'limitEvents' | 'activeId' | 'activeSince'>): number | null {
+  if (a.kind !== 'chatgpt' || a.loginRequired) return -1;
+  if (exhaustion(a, input).exhausted) return -1;
+  const ws = windows(a);
+  if (ws.length === 0) return null;
+  return Math.min(...ws.map(({ w }) => remaining(w, input.now)));
+}
+
+/** The best other ChatGPT account: known headroom first (highest score), then unknown; never exhausted. */
+export function bestCandidate(input: PolicyInput, exclude: ReadonlySet<string>): PolicyAccount | null {
+  let best: { a: PolicyAccount; s: number } | null = null;
+  for (const a of input.accounts) {
+    if (exclude.has(a.id) || a.kind !== 'chatgpt') continue;
+    const s = score(a, input);
+    if (s === -1) continue;
+    const rank = s === null ? -0.5 : s; // unknown ranks below any known headroom
+    if (!best || rank > best.s) best = { a, s: rank };
+  }
+  return best?.a ?? null;
+}
+
+function fmt(iso: string | null): string {
+  return iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'an unknown time';
+}
+
+export function decide(input: PolicyInput): Decision {
+  const { config, now } = input;
+  const byId = new Map(input.accounts.map((a) => [a.id, a]));
+  const active = input.activeId ? byId.get(input.activeId) : undefined;
+  const poll: string[] = [];
+  if (active?.kind === 'chatgpt') poll.push(active.id);
+  if (!config.enabled) return { action: 'none', reason: 'automatic fallback is disabled', state: null, poll };
+  if (!active) return { action: 'none', reason: 'no account is active', state: null, poll };
+
+  let state = input.state;
+  // A state that no longer describes reality (a manual switch, a removed account) is dropped.
+  if (state && (state.toId !== active.id || !byId.has(state.fromId))) state = null;
+
+  const key = config.keyId ? byId.get(config.keyId) : undefined;
+  const keyUsable = key?.kind === 'apikey' ? key : undefined;
+
+  if (state) {
+    const home = byId.get(state.fromId) as PolicyAccount;
+    if (!poll.includes(home.id)) poll.push(home.id);
+    if (config.switchBack) {
+      const ex = exhaustion(home, input);
+      const observed = t(home.observedAt);
+      const resetPassed = state.until === null || (t(state.until) ?? 0) <= now.getTime();
+      // Back only when the reset passed AND fresh data (observed after the reset) confirms headroom.
+      const confirmed = resetPassed && !ex.exhausted && !home.loginRequired && observed !== null && observed >= (t(state.until) ?? t(state.since) ?? 0);
+      if (confirmed) {
+        return { action: 'switch', to: home.id, kind: 'switch-back', reason: `${home.label} has headroom again`, state: null, poll };
+      }
+    }
+    // On a rotated ChatGPT account that ran out too: move on.
+    if (active.kind === 'chatgpt') {
+      const ex = exhaustion(active, input);
+      if (ex.exhausted) return moveOn(input, active, ex, state.fromId, keyUsable, poll, state);
+      return { action: 'none', reason: `in fallback on ${active.label} (from ${home.label}, until ${fmt(state.until)})`, state, poll };
+    }
+    // On the API key (billed per token): go to a ChatGPT account with known headroom if rotation allows.
+    if (config.rotate) {
+      const cand = bestCandidate(input, new Set([home.id, active.id]));
+      if (cand && score(cand, input) !== null) {
+        return { action: 'switch', to: cand.id, kind: 'rotate', reason: `${cand.label} has headroom (the API key is billed per token)`, state: { ...state, toId: cand.id }, poll };
+      }
+    }
+    return { action: 'none', reason: `in fallback on ${active.label} (from ${home.label}, until ${fmt(state.until)})`, state, poll };
+  }
+
+  if (active.kind !== 'chatgpt') return { action: 'none', reason: `${active.label} is an API key the user chose`, state: null, poll };
+  const ex = exhaustion(active, input);
+  if (!ex.exhausted) return { action: 'none', reason: `${active.label} has headroom`, state: null, poll };
+  return moveOn(input, active, ex, active.id, keyUsable, poll, null);
+}
+
+function moveOn(
+  input: PolicyInput,
+  active: PolicyAccount,
+  ex: Exhaustion,
+  homeId: string,
+  key: PolicyAccount | undefined,
+  poll: string[],
+  prior: FallbackState | null,
+): Decision {
+  const nowIso = input.now.toISOString();
+  const home = input.accounts.find((a) => a.id === homeId) ?? active;
+  const homeEx = home.id === active.id ? ex : exhaustion(home, input);
+  const base = {
+    fromId: homeId,
+    reason: `${active.label}: ${ex.why}`,
+    since: prior?.since ?? nowIso,
+    until: prior?.until ?? homeEx.until,
+  };
+  if (input.config.rotate) {
+    const cand = bestCandidate(input, new Set([active.id, homeId]));
+    if (cand) {
+      return { action: 'switch', to: cand.id, kind: 'rotate', reason: `${active.label} is exhausted (${ex.why}); ${cand.label} has ${score(cand, input) === null ? 'unknown usage' : 'the most headroom'}`, state: { ...base, toId: cand.id }, poll };
+    }
+  }
+  if (key) {
+    return { action: 'switch', to: key.id, kind: 'fallback-key', reason: `${active.label} is exhausted (${ex.why})${input.config.rotate ? '; no ChatGPT account has headroom' : ''}`, state: { ...base, toId: key.id }, poll };
+  }
+  return { action: 'warn', reason: `${active.label} is exhausted (${ex.why}) and there is no ${input.config.rotate ? 'ChatGPT account with headroom or ' : ''}fallback API key`, state: prior, poll };
+}
