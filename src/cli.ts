@@ -133,11 +133,72 @@ export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: 
     ['codex-auth refresh', 'codex-auth refresh work --force'],
   );
   add(
+    'watch',
+    'apply the fallback policy: a foreground loop, a single evaluation (--once), or a per-user service',
+    async () => (await import('./commands/watch.js')).watchCommand as Handler,
+    (c) =>
+      c
+        .option('--once', 'evaluate once and exit (for cron, shell hooks, Codex notify)')
+        .option('--interval <sec>', 'seconds between usage checks (default 60)')
+        .option('--install-service', 'install a systemd user unit (Linux) or LaunchAgent (macOS) running watch')
+        .option('--uninstall-service', 'remove that service')
+        .option('--json', 'JSON lines, one per event'),
+    ['codex-auth watch', 'codex-auth watch --once', 'codex-auth watch --interval 120 --json', 'codex-auth watch --install-service'],
+  );
+  program
+    .command('run')
+    .description('run codex; when it hits the usage limit, switch by the fallback policy and carry on')
+    .argument('[codex-args...]', 'arguments for codex (put them after -- to be safe)')
+    .allowUnknownOption()
+    .allowExcessArguments(true)
+    .helpOption(false)
+    .addHelpText('after', examples(['codex-auth run', 'codex-auth run -- exec "fix the failing test"', 'codex-auth run -- -m gpt-5 "refactor utils.ts"']))
+    .action((codexArgs: string[]) => {
+      const g = program.opts() as { codexHome?: string; debug?: boolean };
+      onRun(async () => (await import('./commands/run.js')).runCommand as Handler, [codexArgs], {}, { ...(g.codexHome !== undefined ? { codexHome: g.codexHome } : {}), debug: Boolean(g.debug) });
+    });
+  add(
     'status',
     'show the active account, where Codex reads credentials, storage, and overrides',
     async () => (await import('./commands/status.js')).statusCommand as Handler,
     (c) => c.option('--json', 'print one JSON document'),
     ['codex-auth status', 'codex-auth status --json'],
+  );
+  const fb = program
+    .command('fallback')
+    .description('automatic fallback: to another ChatGPT account, then to an API key, and back')
+    .addHelpText('after', examples(['codex-auth fallback enable', 'codex-auth fallback enable --threshold 95 --no-rotate', 'codex-auth fallback status', 'codex-auth fallback disable']));
+  const sub = (name: string, description: string, load: () => Promise<Handler>, configure: (c: Command) => Command, ex: string[]) => {
+    const c = fb.command(name).description(description);
+    configure(c);
+    c.addHelpText('after', examples(ex));
+    c.action((...all: unknown[]) => {
+      const cmd = all[all.length - 1] as Command;
+      const opts = cmd.opts();
+      const g = program.opts() as { codexHome?: string; debug?: boolean };
+      onRun(load, all.slice(0, -2), opts, { ...(g.codexHome !== undefined ? { codexHome: g.codexHome } : {}), debug: Boolean(g.debug), json: Boolean(opts.json) });
+    });
+  };
+  sub(
+    'enable',
+    'turn automatic fallback on',
+    async () => (await import('./commands/fallback.js')).fallbackEnable as Handler,
+    (c) =>
+      c
+        .option('--key <query>', 'the API key to fall back to (default: the fallback key, else the first stored key)')
+        .option('--threshold <pct>', 'count a window as exhausted at this percent used (default 100)')
+        .option('--no-rotate', 'go straight to the API key instead of other ChatGPT accounts first')
+        .option('--no-switch-back', 'stay on the fallback instead of returning when the window resets')
+        .option('--json', 'print one JSON document'),
+    ['codex-auth fallback enable', 'codex-auth fallback enable --key billing --threshold 95'],
+  );
+  sub('disable', 'turn automatic fallback off', async () => (await import('./commands/fallback.js')).fallbackDisable as Handler, (c) => c.option('--json', 'print one JSON document'), ['codex-auth fallback disable']);
+  sub(
+    'status',
+    'the policy, its state, and what the next evaluation would do and why (a dry run)',
+    async () => (await import('./commands/fallback.js')).fallbackStatus as Handler,
+    (c) => c.option('--refresh', 'fetch current usage first').option('--json', 'print one JSON document'),
+    ['codex-auth fallback status', 'codex-auth fallback status --refresh --json'],
   );
   return program;
 }

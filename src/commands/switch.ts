@@ -6,6 +6,7 @@ import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '..
 import { maskKey } from '../domain/mask.js';
 import { CliError } from '../errors.js';
 import { backupLive } from '../store/backups.js';
+import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
 import { identifyLocally, loadSynced, setActive, syncInto } from '../sync.js';
@@ -26,7 +27,12 @@ export interface SwitchResult {
  * save the live credentials back into their account, back them up, write the target's snapshot where
  * Codex reads it, and read it back to verify.
  */
-export async function performSwitch(app: App, targetId: string, reason: 'manual' | 'fallback'): Promise<SwitchResult> {
+export type SwitchReason =
+  | { kind: 'manual' }
+  /** An automatic switch decided while `expectActive` was active: skipped if that changed meanwhile. */
+  | { kind: 'fallback'; state: FallbackState | null; expectActive: string | null };
+
+export async function performSwitch(app: App, targetId: string, reason: SwitchReason = { kind: 'manual' }): Promise<SwitchResult> {
   const live = await app.live();
   return app.registry.update(async (reg) =>
     live.withLock(async () => {
@@ -34,8 +40,12 @@ export async function performSwitch(app: App, targetId: string, reason: 'manual'
       const target = reg.accounts.find((a) => a.id === targetId);
       if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
       const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
-      if (reason === 'manual') reg.fallbackState = null;
-      if (reg.activeId === target.id) return { switched: false, from, to: target, backup: null };
+      if (reason.kind === 'manual') reg.fallbackState = null;
+      else if (reg.activeId !== reason.expectActive) return { switched: false, from, to: target, backup: null };
+      if (reg.activeId === target.id) {
+        if (reason.kind === 'fallback') reg.fallbackState = reason.state;
+        return { switched: false, from, to: target, backup: null };
+      }
 
       const stored = await app.secrets.get(target.secret);
       if (stored === null) {
@@ -59,6 +69,7 @@ export async function performSwitch(app: App, targetId: string, reason: 'manual'
       }
       setActive(reg, target.id, now);
       target.lastActivityAt = now.toISOString();
+      if (reason.kind === 'fallback') reg.fallbackState = reason.state;
       return { switched: true, from, to: target, backup };
     }),
   );
@@ -124,7 +135,7 @@ export async function switchCommand(app: App, args: unknown[], _opts: SwitchOpti
   const query = args[0] as string | undefined;
   const reg = await loadSynced(app);
   const target = await selectAccount(app, reg, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
-  const result = await performSwitch(app, target.id, 'manual');
+  const result = await performSwitch(app, target.id);
   const warnings = result.switched ? await switchWarnings(app) : [];
   if (app.out.json) {
     app.out.document({

@@ -109,8 +109,9 @@ export function exhaustion(a: PolicyAccount, input: Pick<PolicyInput, 'now' | 'c
     if (since !== null && at < since) continue;
     const lifts = t(e.resetsAt);
     if (lifts !== null && lifts <= now) continue;
-    // Newer data showing headroom after the error clears it.
-    const observed = t(a.observedAt);
+    // An error that says when it lifts holds until then. One that does not is cleared by newer data
+    // showing headroom.
+    const observed = lifts === null ? t(a.observedAt) : null;
     const clear = (w: UsageWindow) => w.usedPercent < input.config.threshold || (t(w.resetsAt) ?? Infinity) <= now;
     if (observed !== null && observed > at && windows(a).length > 0 && windows(a).every(({ w }) => clear(w))) continue;
     whys.push('usage limit reached');

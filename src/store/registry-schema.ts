@@ -71,8 +71,13 @@ export const Registry = z.looseObject({
   /** Accounts the user removed while they were Codex's live login: sync does not re-add them. */
   removedLiveIds: z.array(z.string()).default([]),
   fallback: FallbackConfig,
-  /** Automatic-fallback state (issue: fallback); null when no fallback is in effect. */
-  fallbackState: z.looseObject({}).nullable().default(null),
+  /** Automatic-fallback state; null when no fallback is in effect. */
+  fallbackState: z
+    .object({ fromId: z.string(), toId: z.string(), reason: z.string(), since: z.string(), until: z.string().nullable() })
+    .nullable()
+    .default(null),
+  /** Usage-limit errors seen (session logs, run), attributed to the account active at the time. */
+  limitEvents: z.array(z.object({ accountId: z.string(), at: z.string(), resetsAt: z.string().nullable() })).default([]),
 });
 
 export type UsageSnapshot = z.infer<typeof UsageSnapshot>;
@@ -91,6 +96,7 @@ export function emptyRegistry(): Registry {
     removedLiveIds: [],
     fallback: { enabled: false, keyId: null, threshold: 100, rotate: true, switchBack: true },
     fallbackState: null,
+    limitEvents: [],
   };
 }
 

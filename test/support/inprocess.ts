@@ -42,6 +42,7 @@ export interface RunOptions {
   env?: Record<string, string>;
   now?: Date;
   processes?: ProcessInfo[];
+  platform?: NodeJS.Platform;
 }
 
 export function makeSandbox(extraEnv: Record<string, string> = {}): Sandbox {
@@ -107,7 +108,7 @@ export async function runInProcess(argv: string[], opts: RunOptions & { env: Rec
     env: opts.env,
     cwd: opts.home,
     homedir: opts.home,
-    platform: process.platform,
+    platform: opts.platform ?? process.platform,
     stdin,
     stdout,
     stderr,

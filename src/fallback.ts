@@ -1,0 +1,142 @@
+/**
+ * Carrying out the fallback policy: gather its inputs (registry, usage cache, session-log events),
+ * call the pure decide(), switch when it says so, and log every automatic switch.
+ */
+import fs from 'node:fs';
+import type { App } from './app.js';
+import type { SessionEvent } from './codex/sessions.js';
+import { describeAccount } from './domain/accounts.js';
+import { type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from './domain/policy.js';
+import { ensurePrivateDir } from './store/atomic.js';
+import type { Registry } from './store/registry-schema.js';
+import { loadSynced } from './sync.js';
+import type { SwitchResult } from './commands/switch.js';
+import type { UsageOutcome } from './usage.js';
+
+const LIMIT_EVENTS_KEEP = 50;
+
+export function policyInput(reg: Registry, now: Date): PolicyInput {
+  const accounts: PolicyAccount[] = reg.accounts.map((a) => ({
+    id: a.id,
+    kind: a.kind,
+    label: describeAccount(a),
+    fiveHour: a.usage?.fiveHour ?? null,
+    weekly: a.usage?.weekly ?? null,
+    observedAt: a.usage?.fetchedAt ?? null,
+    loginRequired: Boolean(a.loginRequired),
+  }));
+  return {
+    now,
+    config: { enabled: reg.fallback.enabled, keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: reg.fallback.rotate, switchBack: reg.fallback.switchBack },
+    activeId: reg.activeId,
+    activeSince: reg.activeSince,
+    accounts,
+    limitEvents: reg.limitEvents,
+    state: (reg.fallbackState as FallbackState | null) ?? null,
+  };
+}
+
+/**
+ * Fold new session-log events into the registry: they belong to the account active when they
+ * happened — the active one, for events after it became active; earlier ones are dropped.
+ */
+export async function foldSessionEvents(app: App, events: readonly SessionEvent[]): Promise<{ limits: number }> {
+  if (events.length === 0) return { limits: 0 };
+  let limits = 0;
+  await app.registry.update((reg) => {
+    const active = reg.accounts.find((a) => a.id === reg.activeId);
+    if (!active || !reg.activeSince) return;
+    const since = Date.parse(reg.activeSince);
+    for (const e of events) {
+      if (e.at.getTime() < since) continue;
+      const at = e.at.toISOString();
+      if (!active.lastActivityAt || Date.parse(active.lastActivityAt) < e.at.getTime()) active.lastActivityAt = at;
+      if (e.kind === 'usage_limit' && active.kind === 'chatgpt') {
+        if (!reg.limitEvents.some((x) => x.accountId === active.id && x.at === at)) {
+          reg.limitEvents.push({ accountId: active.id, at, resetsAt: e.resetsAt });
+          limits += 1;
+        }
+      } else if (e.kind === 'rate_limits' && active.kind === 'chatgpt') {
+        const cached = active.usage?.fetchedAt ? Date.parse(active.usage.fetchedAt) : 0;
+        if (e.at.getTime() > cached) active.usage = { fiveHour: e.fiveHour, weekly: e.weekly, fetchedAt: at, source: 'session', error: null };
+      }
+    }
+    const now = app.now().getTime();
+    reg.limitEvents = reg.limitEvents.filter((x) => !x.resetsAt || Date.parse(x.resetsAt) > now - 86_400_000).slice(-LIMIT_EVENTS_KEEP);
+  });
+  return { limits };
+}
+
+export interface EventRecord {
+  at: string;
+  event: 'switch' | 'warn';
+  kind?: string;
+  from?: string | null;
+  to?: string;
+  reason: string;
+  until?: string | null;
+}
+
+export function appendEvent(app: App, rec: EventRecord): void {
+  ensurePrivateDir(app.paths.home);
+  const file = app.paths.eventsLog;
+  try {
+    if (fs.statSync(file).size > 1024 * 1024) fs.renameSync(file, `${file}.1`);
+  } catch {
+    /* no log yet */
+  }
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface Evaluation {
+  decision: Decision;
+  input: PolicyInput;
+  switched: SwitchResult | null;
+  polled: UsageOutcome[];
+}
+
+export interface EvaluateOptions {
+  /** Fetch usage for the accounts the policy wants fresh data on (the active one, the one to return to). */
+  poll: boolean;
+  /** Only say what would happen. */
+  dryRun?: boolean;
+  /** New session-log events to fold in first. */
+  events?: readonly SessionEvent[];
+}
+
+export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluation> {
+  let reg = await loadSynced(app);
+  if (opts.events && opts.events.length > 0) {
+    await foldSessionEvents(app, opts.events);
+    reg = app.registry.load();
+  }
+  let decision = decide(policyInput(reg, app.now()));
+  let polled: UsageOutcome[] = [];
+  if (opts.poll && reg.fallback.enabled && decision.poll.length > 0) {
+    const { refreshUsage } = await import('./usage.js');
+    polled = await refreshUsage(app, reg.accounts.filter((a) => decision.poll.includes(a.id)));
+    reg = app.registry.load();
+    decision = decide(policyInput(reg, app.now()));
+  }
+  const input = policyInput(reg, app.now());
+  if (opts.dryRun) return { decision, input, switched: null, polled };
+  let switched: SwitchResult | null = null;
+  if (decision.action === 'switch') {
+    const { performSwitch } = await import('./commands/switch.js');
+    switched = await performSwitch(app, decision.to, { kind: 'fallback', state: decision.state, expectActive: reg.activeId });
+    if (switched.switched) {
+      appendEvent(app, { at: app.now().toISOString(), event: 'switch', kind: decision.kind, from: switched.from?.id ?? null, to: decision.to, reason: decision.reason, until: decision.state?.until ?? null });
+    }
+  } else if (JSON.stringify(decision.state) !== JSON.stringify(reg.fallbackState ?? null)) {
+    const state = decision.state;
+    await app.registry.update((r) => {
+      r.fallbackState = state;
+    });
+  }
+  return { decision, input, switched, polled };
+}

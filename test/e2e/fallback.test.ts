@@ -1,0 +1,220 @@
+/**
+ * Automatic fallback end to end: the real Codex CLI hits a usage limit at the fake OpenAI, and
+ * codex-auth (watch --once, the watch loop, run) moves Codex to another account or the API key in
+ * the real keyring, and back when the window resets.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { assertBuilt, BIN, keyringEnv, requireKeyring, runBin } from '../support/bin.js';
+import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, type RunResult, runCodex } from '../support/codex.js';
+import { FakeOpenAI, type RateLimits } from '../support/fake-openai.js';
+import { findSecrets } from '../support/inprocess.js';
+import { type ChatgptAuthDoc, fakeApiKey, nowSeconds } from '../support/jwt.js';
+
+const gate = requireKeyring();
+if (!codexAvailable() && process.env.CI) throw new Error(`the real Codex CLI is missing at ${CODEX_BIN}`);
+
+function explain(r: RunResult): string {
+  return `exit=${String(r.code)} timedOut=${String(r.timedOut)}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the real Codex CLI', () => {
+  let fake: FakeOpenAI;
+  const transcript: string[] = [];
+  const secrets: string[] = [];
+  let n = 0;
+
+  beforeAll(async () => {
+    assertBuilt();
+    fake = await FakeOpenAI.start();
+  });
+  afterAll(async () => {
+    await fake.close();
+    expect(findSecrets(transcript, secrets)).toEqual([]);
+  });
+
+  function world(opts: { mode?: 'file' | 'keyring' } = {}) {
+    const sb = codexSandbox(onTestFinished);
+    if (opts.mode === 'keyring') fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), 'cli_auth_credentials_store = "keyring"\n');
+    const env = { CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl, CODEX_AUTH_CODEX_BIN: CODEX_BIN };
+    const auth = async (args: string[], input?: string) => {
+      const r = await runBin(args, { home: sb.home, codexHome: sb.codexHome, env, ...(input !== undefined ? { input } : {}) });
+      transcript.push(r.stdout, r.stderr);
+      return r;
+    };
+    // One set of -c flags that works for both modes: model calls go to <fake>/v1/responses.
+    const execArgs = () => codexExecArgs(fake, { mode: 'apikey' });
+    const codex = async (args: string[]) => {
+      const r = await runCodex(args, { ...sb, env: { ...keyringEnv() } });
+      transcript.push(r.stdout, r.stderr);
+      return r;
+    };
+    const chatgpt = (name: string): ChatgptAuthDoc => {
+      n += 1;
+      const doc = fake.addChatgptAccount({ email: `${name}-${n}@example.com`, userId: `user-${name}-${n}`, accountId: `acc-${name}-${n}` });
+      secrets.push(doc.tokens.refresh_token, doc.tokens.access_token);
+      return doc;
+    };
+    const key = (name: string) => {
+      n += 1;
+      const k = fakeApiKey(`${name}-${n}`);
+      secrets.push(k);
+      fake.addApiKey(k, { id: `user-${name}-${n}`, email: `${name}-${n}@example.com` });
+      return k;
+    };
+    const importDoc = async (doc: ChatgptAuthDoc) => {
+      const f = path.join(sb.home, `${doc.tokens.account_id}.json`);
+      fs.writeFileSync(f, JSON.stringify(doc));
+      const r = await auth(['import', f]);
+      fs.rmSync(f);
+      expect(r.code, explain(r)).toBe(0);
+    };
+    const makeLive = async (doc: ChatgptAuthDoc) => {
+      await importDoc(doc);
+      const r = await auth(['switch', doc.tokens.account_id]);
+      expect(r.code, explain(r)).toBe(0);
+    };
+    return { sb, auth, codex, execArgs, chatgpt, key, importDoc, makeLive };
+  }
+
+  /** The fake answers this token with 429 usage_limit_reached, windows at 100%, resetting in `seconds`. */
+  /** With `usageToo` false only the model calls fail: the usage API has not caught up yet. */
+  function exhaust(doc: ChatgptAuthDoc, seconds: number, usageToo = true): number {
+    const resetAt = nowSeconds() + seconds;
+    const weeklyReset = nowSeconds() + 5 * 86400;
+    const limits: RateLimits = { primary: { usedPercent: 100, windowMinutes: 300, resetAt }, secondary: { usedPercent: 40, windowMinutes: 10080, resetAt: weeklyReset } };
+    fake.setResponses(doc.tokens.access_token, { usageLimit: { resetsAt: resetAt }, rateLimits: limits });
+    if (usageToo) fake.setUsage(doc.tokens.account_id, { primary: { usedPercent: 100, resetAt }, secondary: { usedPercent: 40, resetAt: weeklyReset }, limitReached: true });
+    return resetAt;
+  }
+
+  it.each(['file', 'keyring'] as const)('%s mode: limit → watch --once moves Codex to the API key; reset → back to the ChatGPT account', async (mode) => {
+    const w = world({ mode });
+    const a = w.chatgpt('alice');
+    await w.makeLive(a);
+    const k = w.key('billing');
+    expect((await w.auth(['add-api-key', '-'], k)).code).toBe(0);
+    const en = await w.auth(['fallback', 'enable']);
+    expect(en.code, explain(en)).toBe(0);
+
+    const resetAt = exhaust(a, 6);
+    let exec = await w.codex(w.execArgs());
+    expect(exec.code).not.toBe(0);
+    expect(exec.stderr).toMatch(/usage limit/i);
+
+    let once = await w.auth(['watch', '--once', '--json']);
+    expect(once.code, explain(once)).toBe(0);
+    const ev = JSON.parse(once.stdout.trim().split('\n').at(-1) as string);
+    expect(ev).toMatchObject({ schemaVersion: 1, event: 'switch', kind: 'fallback-key' });
+    fake.clearRequests();
+    exec = await w.codex(w.execArgs());
+    expect(exec.code, explain(exec)).toBe(0);
+    expect(fake.bearerTokensSeen(/\/responses$/)).toEqual([k]);
+    if (mode === 'keyring') expect(fs.existsSync(path.join(w.sb.codexHome, 'auth.json'))).toBe(false);
+    const st = JSON.parse((await w.auth(['fallback', 'status', '--json'])).stdout);
+    expect(st.state).toMatchObject({ fromId: 'chatgpt::' + `user-${a.tokens.account_id.slice(4)}::${a.tokens.account_id}` });
+    expect(st.state.until).toBe(new Date(resetAt * 1000).toISOString());
+
+    // Before the reset: stays on the key.
+    once = await w.auth(['watch', '--once']);
+    expect(once.stderr).toContain('No switch: in fallback on');
+    // The window resets, and the usage API confirms headroom: back to alice.
+    await sleep(Math.max(0, resetAt * 1000 - Date.now()) + 500);
+    fake.setResponses(a.tokens.access_token, {});
+    fake.setUsage(a.tokens.account_id, { primary: { usedPercent: 3 }, secondary: { usedPercent: 40 } });
+    once = await w.auth(['watch', '--once', '--json']);
+    expect(once.code, explain(once)).toBe(0);
+    expect(JSON.parse(once.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ event: 'switch', kind: 'switch-back' });
+    fake.clearRequests();
+    exec = await w.codex(w.execArgs());
+    expect(exec.code, explain(exec)).toBe(0);
+    expect(fake.bearerTokensSeen(/\/responses$/)).toEqual([a.tokens.access_token]);
+    const log = fs.readFileSync(path.join(w.sb.codexHome, 'codex-auth', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.map((e) => e.kind)).toEqual(['fallback-key', 'switch-back']);
+  });
+
+  it('rotates to another ChatGPT account with headroom before the API key', async () => {
+    const w = world();
+    const a = w.chatgpt('rot-a');
+    const b = w.chatgpt('rot-b');
+    await w.makeLive(a);
+    await w.importDoc(b);
+    fake.setUsage(b.tokens.account_id, { primary: { usedPercent: 10 }, secondary: { usedPercent: 10 } });
+    const k = w.key('rot-key');
+    expect((await w.auth(['add-api-key', '-'], k)).code).toBe(0);
+    expect((await w.auth(['fallback', 'enable'])).code).toBe(0);
+    expect((await w.auth(['list', '--refresh'])).code).toBe(0);
+    exhaust(a, 3600);
+    expect((await w.codex(w.execArgs())).code).not.toBe(0);
+    const once = await w.auth(['watch', '--once', '--json']);
+    expect(JSON.parse(once.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ event: 'switch', kind: 'rotate' });
+    fake.clearRequests();
+    const exec = await w.codex(w.execArgs());
+    expect(exec.code, explain(exec)).toBe(0);
+    expect(fake.bearerTokensSeen(/\/responses$/)).toEqual([b.tokens.access_token]);
+  });
+
+  it('run: one command ends with the answer from the fallback', async () => {
+    const w = world();
+    const a = w.chatgpt('run-a');
+    await w.makeLive(a);
+    const k = w.key('run-key');
+    expect((await w.auth(['add-api-key', '-'], k)).code).toBe(0);
+    expect((await w.auth(['fallback', 'enable', '--no-rotate'])).code).toBe(0);
+    exhaust(a, 3600, false);
+    fake.setResponses(k, { text: 'answer from the fallback key' });
+    fake.clearRequests();
+    const r = await runBin(['run', '--', ...w.execArgs()], { home: w.sb.home, codexHome: w.sb.codexHome, env: { CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_AUTH_CODEX_BIN: CODEX_BIN }, timeoutMs: 60_000 });
+    transcript.push(r.stdout, r.stderr);
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toContain('answer from the fallback key');
+    expect(r.stderr).toMatch(/codex-auth: switched Codex to .*\(fallback-key\)/);
+    expect(r.stderr).toContain('running it again under the new account');
+    expect(fake.bearerTokensSeen(/\/responses$/)).toEqual([a.tokens.access_token, k]);
+  });
+
+  it('the watch loop picks up a usage-limit event written while it runs, within one interval', async () => {
+    const w = world();
+    const a = w.chatgpt('loop-a');
+    await w.makeLive(a);
+    const k = w.key('loop-key');
+    expect((await w.auth(['add-api-key', '-'], k)).code).toBe(0);
+    expect((await w.auth(['fallback', 'enable'])).code).toBe(0);
+    const child = spawn(process.execPath, [BIN, 'watch', '--interval', '5', '--json'], {
+      env: isolatedEnv(w.sb.home, { ...keyringEnv(), CODEX_HOME: w.sb.codexHome, CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
+    for (let i = 0; i < 100 && !out.includes('"event":"start"'); i += 1) await sleep(50);
+    expect(out).toContain('"event":"start"');
+    // A second watch for the same CODEX_HOME refuses to start.
+    const second = await w.auth(['watch']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('already running');
+
+    exhaust(a, 3600);
+    expect((await w.codex(w.execArgs())).code).not.toBe(0);
+    const t0 = Date.now();
+    while (!out.includes('"event":"switch"') && Date.now() - t0 < 15_000) await sleep(100);
+    transcript.push(out, err);
+    const sw = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'switch');
+    expect(sw).toMatchObject({ kind: 'fallback-key' });
+    const list = JSON.parse((await w.auth(['list', '--json'])).stdout);
+    expect(list.accounts.find((x: { active: boolean }) => x.active).kind).toBe('apikey');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain('"event":"stop"');
+    expect(fs.existsSync(path.join(w.sb.codexHome, 'codex-auth', 'watch.lock'))).toBe(false);
+  });
+});
