@@ -11,9 +11,16 @@ import type { Account, Registry } from './store/registry-schema.js';
 
 export type LiveRead = { kind: 'none' } | { kind: 'error'; message: string } | { kind: 'ok'; text: string; auth: ParsedAuth };
 
+const permissionWarned = new WeakSet<App>();
+
 export async function readLive(app: App): Promise<LiveRead> {
   let text: string | null;
   const live = await app.live();
+  const perm = 'permissionWarning' in live && typeof live.permissionWarning === 'function' ? (live.permissionWarning as () => string | null)() : null;
+  if (perm && !permissionWarned.has(app)) {
+    permissionWarned.add(app);
+    app.out.warn(perm);
+  }
   try {
     text = await live.read();
   } catch (e) {

@@ -32,6 +32,18 @@ export class FileLiveCredentials implements LiveCredentials {
     this.location = paths.authJson;
   }
 
+  /** A warning when auth.json can be read by other users (Codex writes it 0600). */
+  permissionWarning(): string | null {
+    try {
+      const st = fs.statSync(this.paths.authJson);
+      if ((st.mode & 0o077) === 0) return null;
+      const who = st.mode & 0o004 ? 'every user' : 'its group';
+      return `${this.paths.authJson} can be read by ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); fix it: chmod 600 "${this.paths.authJson}"`;
+    } catch {
+      return null;
+    }
+  }
+
   async read(): Promise<string | null> {
     try {
       return readFileIfExists(this.paths.authJson);

@@ -167,6 +167,18 @@ describe('list and sync', () => {
     });
   });
 
+  it('warns when Codex\'s auth.json can be read by other users', async () => {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    expect((await sb.run(['list'])).stderr).not.toContain('can be read by');
+    fs.chmodSync(sb.authJsonPath, 0o644);
+    const r = await sb.run(['list']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`warning: ${sb.authJsonPath} can be read by every user (mode 0644); fix it: chmod 600`);
+    expect(r.stderr.match(/can be read by/g)).toHaveLength(1);
+    fs.chmodSync(sb.authJsonPath, 0o640);
+    expect((await sb.run(['status'])).stderr).toContain('can be read by its group (mode 0640)');
+  });
+
   it('colors only on a TTY, and never with NO_COLOR', async () => {
     sb.writeAuth(remember(chatgptAuth(ALICE)));
     expect((await sb.run(['list'])).stdout).not.toContain('\x1b[');
