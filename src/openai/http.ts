@@ -5,6 +5,7 @@
  * Errors never include headers or bodies, so secrets cannot leak through them.
  */
 import fs from 'node:fs';
+import tls from 'node:tls';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 
 export interface HttpRequest {
@@ -50,15 +51,18 @@ export function httpTimeoutMs(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(v) && v > 0 ? v : 10_000;
 }
 
-function loadCa(env: NodeJS.ProcessEnv): string | undefined {
+/** Extra trusted CAs, added to (not replacing) Node's built-in roots, as Codex does. */
+function loadCa(env: NodeJS.ProcessEnv): string[] | undefined {
   const file = env.CODEX_CA_CERTIFICATE || env.SSL_CERT_FILE;
   if (!file) return undefined;
   try {
-    return fs.readFileSync(file, 'utf8');
+    return [...tls.rootCertificates, fs.readFileSync(file, 'utf8')];
   } catch {
     return undefined;
   }
 }
+
+const TLS_CODES = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,6 +75,9 @@ function describeNetworkError(err: unknown, url: string, timeoutMs: number): Htt
     return new HttpError('timeout', 'timeout', `no answer from ${where} within ${Math.round(timeoutMs / 100) / 10}s`);
   }
   if (code === 'ECONNREFUSED') return new HttpError('network', 'refused', `connection refused by ${target.origin}`);
+  if (code && TLS_CODES.has(code)) {
+    return new HttpError('network', 'tls', `the TLS certificate of ${target.origin} is not trusted (${code}); if a proxy or company CA signs it, point CODEX_CA_CERTIFICATE at that CA's PEM file`);
+  }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HttpError('network', 'dns', `cannot resolve ${target.hostname}`);
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return new HttpError('network', 'reset', `connection to ${target.origin} was reset`);
   return new HttpError('network', 'network', `network error talking to ${where}${code ? ` (${code})` : ''}`);
@@ -78,7 +85,15 @@ function describeNetworkError(err: unknown, url: string, timeoutMs: number): Htt
 
 export function createHttpClient(env: NodeJS.ProcessEnv): HttpClient {
   const ca = loadCa(env);
+  // Proxy settings come from the injected environment (not process.env), upper or lower case.
+  const pick = (name: string) => env[name] ?? env[name.toLowerCase()];
+  const httpProxy = pick('HTTP_PROXY');
+  const httpsProxy = pick('HTTPS_PROXY') ?? httpProxy;
+  const noProxy = pick('NO_PROXY');
   const dispatcher: Dispatcher = new EnvHttpProxyAgent({
+    ...(httpProxy ? { httpProxy } : {}),
+    ...(httpsProxy ? { httpsProxy } : {}),
+    noProxy: noProxy ?? '',
     ...(ca ? { connect: { ca }, requestTls: { ca } } : {}),
   });
   const defaultTimeout = httpTimeoutMs(env);
