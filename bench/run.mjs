@@ -553,8 +553,11 @@ async function benchDeps() {
   const distCli = path.join(DIST, 'cli.js');
   const bundled = await bundleDeps(path.join(root, 'floor'));
   const imp = (spec) => ['-e', `import(${JSON.stringify(spec)})`];
+  const emptyEsm = path.join(root, 'floor', 'empty.mjs');
+  fs.writeFileSync(emptyEsm, '');
   const commands = [
     { id: 'node0', label: 'node -e 0', argv: ['-e', '0'] },
+    { id: 'empty-esm', label: 'node empty.mjs (ESM loader alone)', argv: [emptyEsm] },
     ...DEPS.map((d) => ({ id: d, label: `import('${d}')`, argv: imp(d) })),
     ...Object.entries(bundled).map(([d, f]) => ({ id: `bundled:${d}`, label: `${d}, bundled alone`, argv: imp(pathToFileURL(f).href), bytes: fs.statSync(f).size })),
     { id: 'dist-cli', label: 'import dist/cli.js (not run)', argv: imp(pathToFileURL(distCli).href), bytes: fs.statSync(distCli).size },

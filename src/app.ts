@@ -25,11 +25,16 @@ export class App {
   private _config?: Promise<CodexConfig>;
   private _live?: Promise<LiveCredentials>;
 
-  constructor(
+  private constructor(
     readonly ctx: Ctx,
     readonly opts: GlobalOptions,
+    out: Output,
   ) {
-    this.out = new Output(ctx.stdout, ctx.stderr, ctx.env, { json: Boolean(opts.json), debug: Boolean(opts.debug) });
+    this.out = out;
+  }
+
+  static async create(ctx: Ctx, opts: GlobalOptions): Promise<App> {
+    return new App(ctx, opts, await Output.create(ctx.stdout, ctx.stderr, ctx.env, { json: Boolean(opts.json), debug: Boolean(opts.debug) }));
   }
 
   get env(): NodeJS.ProcessEnv {

@@ -113,14 +113,14 @@ export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluat
   let reg = await loadSynced(app);
   if (opts.events && opts.events.length > 0) {
     await foldSessionEvents(app, opts.events);
-    reg = app.registry.load();
+    reg = (await app.registry.load());
   }
   let decision = decide(policyInput(reg, app.now()));
   let polled: UsageOutcome[] = [];
   if (opts.poll && reg.fallback.enabled && decision.poll.length > 0) {
     const { refreshUsage } = await import('./usage.js');
     polled = await refreshUsage(app, reg.accounts.filter((a) => decision.poll.includes(a.id)));
-    reg = app.registry.load();
+    reg = (await app.registry.load());
     decision = decide(policyInput(reg, app.now()));
   }
   const input = policyInput(reg, app.now());

@@ -134,7 +134,7 @@ export async function syncInto(app: App, reg: Registry): Promise<void> {
 
 /** For read-only commands: the registry after a sync, taking the lock only when something changes. */
 export async function loadSynced(app: App): Promise<Registry> {
-  const reg = app.registry.load();
+  const reg = (await app.registry.load());
   const live = await readLive(app);
   if (live.kind === 'error') {
     app.out.warn(live.message);

@@ -55,14 +55,14 @@ export function expiresSoon(auth: ParsedAuth, now: Date, skewSeconds = REFRESH_S
 export async function ensureFreshTokens(app: App, accountId: string, opts: { force?: boolean } = {}): Promise<FreshResult> {
   const locks = path.join(app.paths.home, 'locks');
   ensurePrivateDir(locks);
-  const account0 = app.registry.load().accounts.find((a) => a.id === accountId);
+  const account0 = (await app.registry.load()).accounts.find((a) => a.id === accountId);
   if (!account0) return { ok: false, permanent: true, short: 'removed', message: 'the account was removed' };
   if (account0.kind !== 'chatgpt') return { ok: false, permanent: true, short: 'not chatgpt', message: 'API keys have no OAuth tokens' };
   return withFileLock(path.join(locks, `${account0.secret.ref}.lock`), () => refreshLocked(app, accountId, opts), { what: `the token lock of ${describeAccount(account0)}` });
 }
 
 async function refreshLocked(app: App, accountId: string, opts: { force?: boolean }): Promise<FreshResult> {
-  const account = app.registry.load().accounts.find((a) => a.id === accountId);
+  const account = (await app.registry.load()).accounts.find((a) => a.id === accountId);
   if (!account) return { ok: false, permanent: true, short: 'removed', message: 'the account was removed' };
   const storedText = await app.secrets.get(account.secret);
   if (storedText === null) return { ok: false, permanent: true, short: 'no secret', message: `the stored credentials of ${describeAccount(account)} are missing` };
@@ -103,15 +103,21 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   }
   const merged = parseAuthObject(mergeRefreshed(auth.raw, result.tokens, app.now()));
   const rotated = result.tokens.refresh_token && result.tokens.refresh_token !== rt ? rtHash(rt) : null;
-  await persist(app, accountId, merged, rotated);
-  // Update Codex's live copy only if it is still this account with the refresh token we used.
+  // Codex's live copy first, then ours: a crash between the two leaves the live file newer than the
+  // stored copy, which the next command's sync saves back. (The other order left Codex's auth.json
+  // holding the rotated-away token, and nothing ever repaired it.) Update the live copy only if it is
+  // still this account with the refresh token we used, or an older snapshot of it (a live copy an
+  // earlier refresh could not update).
   const liveCreds = await app.live();
   await liveCreds
     .withLock(async () => {
       const cur = await readLiveAuth(app);
-      if (cur && liveBelongsTo(cur, account) && cur.tokens?.refresh_token === rt) await liveCreds.write(serializeAuth(merged.raw));
+      if (cur && liveBelongsTo(cur, account) && (cur.tokens?.refresh_token === rt || compareSnapshotMeta(snapshotMeta(cur), snapshotMeta(auth)) === 'older')) {
+        await liveCreds.write(serializeAuth(merged.raw));
+      }
     })
     .catch((e: unknown) => app.out.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
+  await persist(app, accountId, merged, rotated);
   return { ok: true, auth: merged, refreshed: true };
 }
 

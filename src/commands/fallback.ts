@@ -84,7 +84,7 @@ export async function fallbackDisable(app: App): Promise<number> {
 export async function fallbackStatus(app: App, _args: unknown[], opts: { refresh?: boolean }): Promise<number> {
   const { evaluate } = await import('../fallback.js');
   const ev = await evaluate(app, { poll: Boolean(opts.refresh), dryRun: true });
-  const reg = app.registry.load();
+  const reg = (await app.registry.load());
   const d = ev.decision;
   const byId = new Map(reg.accounts.map((a) => [a.id, a]));
   const state = reg.fallbackState;

@@ -103,7 +103,7 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
  * network), then apply them under the registry lock, then report one line each and a summary.
  */
 export async function importSources(app: App, sources: Source[], results: Result[], opts: { alias?: string; syncFirst: boolean }): Promise<number> {
-  const snapshot = app.registry.load();
+  const snapshot = (await app.registry.load());
   const identified: Array<{ src: Source; auth: ParsedAuth; identity: Identity }> = [];
   for (const src of sources) {
     let text: string | null;

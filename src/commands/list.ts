@@ -1,10 +1,10 @@
 /** `codex-auth list`: every account with plan, usage left, last activity. */
-import Table from 'cli-table3';
 import type { App } from '../app.js';
 import { accountLabel } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
 import type { Account, Registry, UsageWindow } from '../store/registry-schema.js';
 import { loadSynced } from '../sync.js';
+import { renderColumns } from '../ui/table.js';
 
 export interface ListOptions {
   json?: boolean;
@@ -54,7 +54,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
     } finally {
       spinner.stop();
     }
-    reg = app.registry.load();
+    reg = (await app.registry.load());
   } else {
     // Without --refresh: cached values, plus what Codex logged itself for the active account.
     const { sessionUsageOfActive } = await import('../usage.js');
@@ -81,14 +81,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
 
 function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date): string {
   const c = app.out.out;
-  const table = new Table({
-    head: ['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h)),
-    chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ',
-    },
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 1, compact: true },
-  });
+  const table: string[][] = [['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h))];
   const cell = (a: Account, w: 'fiveHour' | 'weekly'): string => {
     if (a.kind === 'apikey') return '-';
     if (a.loginRequired) return c.red('login');
@@ -117,5 +110,5 @@ function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAcc
       for (const m of g.members) table.push(row(m, `  ${m.label}`));
     }
   }
-  return table.toString().split('\n').map((l) => l.trimEnd()).join('\n');
+  return renderColumns(table);
 }

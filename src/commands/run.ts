@@ -81,7 +81,7 @@ export async function runCommand(app: App, args: unknown[]): Promise<number> {
   const sessions = await import('../codex/sessions.js');
 
   // Before: an account that is already exhausted is not worth starting on.
-  const reg0 = app.registry.load();
+  const reg0 = (await app.registry.load());
   if (reg0.fallback.enabled) {
     const since = reg0.activeSince ? new Date(reg0.activeSince) : undefined;
     const events = sessions.readRecentEvents(app.paths.codexHome, { maxFiles: 4, ...(since ? { since } : {}), initialTailBytes: 256 * 1024 });
@@ -95,7 +95,7 @@ export async function runCommand(app: App, args: unknown[]): Promise<number> {
   const hit = events.some((e) => e.kind === 'usage_limit' && e.at.getTime() >= started.getTime());
   if (!hit) return code;
 
-  const reg = app.registry.load();
+  const reg = (await app.registry.load());
   if (!reg.fallback.enabled) {
     app.out.info('codex-auth: Codex hit the usage limit. Turn on automatic fallback with "codex-auth fallback enable", or switch by hand with "codex-auth switch".');
     return code;

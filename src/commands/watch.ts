@@ -91,7 +91,7 @@ export async function watchCommand(app: App, _args: unknown[], opts: WatchOption
   const reporter = new Reporter(app);
 
   if (opts.once) {
-    const reg = app.registry.load();
+    const reg = (await app.registry.load());
     const since = reg.activeSince ? new Date(reg.activeSince) : undefined;
     const events = sessions.readRecentEvents(app.paths.codexHome, { maxFiles: 8, ...(since ? { since } : {}), initialTailBytes: 1024 * 1024 });
     const ev = await evaluate(app, { poll: true, events });
@@ -130,7 +130,7 @@ export async function watchCommand(app: App, _args: unknown[], opts: WatchOption
     });
 
   try {
-    const reg0 = app.registry.load();
+    const reg0 = (await app.registry.load());
     const active = reg0.accounts.find((a) => a.id === reg0.activeId);
     reporter.emit('start', { codexHome: app.paths.codexHome, interval, active: reg0.activeId, fallback: reg0.fallback.enabled }, `watching ${app.paths.codexHome} every ${interval}s (active: ${active ? describeAccount(active) : 'none'}; fallback ${reg0.fallback.enabled ? 'enabled' : 'disabled'})`);
     const since = reg0.activeSince ? new Date(reg0.activeSince) : undefined;

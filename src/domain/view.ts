@@ -18,6 +18,11 @@ export interface AccountGroup {
   members: NumberedAccount[];
 }
 
+/** Code-unit order: localeCompare would load ICU collation, a noticeable start-up cost. */
+function cmp(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 function groupKey(a: Account): string {
   return (a.email ?? `\u{10ffff}${a.name ?? a.meId ?? a.id}`).toLowerCase();
 }
@@ -30,12 +35,12 @@ export function orderAccounts(accounts: readonly Account[]): AccountGroup[] {
     if (g) g.push(a);
     else groups.set(k, [a]);
   }
-  const keys = [...groups.keys()].sort((x, y) => x.localeCompare(y));
+  const keys = [...groups.keys()].sort(cmp);
   let n = 0;
   return keys.map((k) => {
     const members = (groups.get(k) ?? []).slice().sort((x, y) => {
       if (x.kind !== y.kind) return x.kind === 'chatgpt' ? -1 : 1;
-      return accountLabel(x).localeCompare(accountLabel(y)) || x.id.localeCompare(y.id);
+      return cmp(accountLabel(x).toLowerCase(), accountLabel(y).toLowerCase()) || cmp(x.id, y.id);
     });
     const first = members[0];
     return {

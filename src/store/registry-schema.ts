@@ -1,7 +1,9 @@
 /** registry.json: versioned, validated with zod, migrated step by step. It never holds secrets. */
 import { z } from 'zod';
 
-export const REGISTRY_VERSION = 1;
+import { REGISTRY_VERSION } from './registry-defaults.js';
+
+export { emptyRegistry, MIGRATIONS, migrate, REGISTRY_VERSION } from './registry-defaults.js';
 
 const Window = z.object({
   usedPercent: z.number(),
@@ -86,35 +88,3 @@ export type Account = z.infer<typeof Account>;
 export type Registry = z.infer<typeof Registry>;
 export type SecretRef = z.infer<typeof SecretRef>;
 
-export function emptyRegistry(): Registry {
-  return {
-    version: REGISTRY_VERSION,
-    activeId: null,
-    previousId: null,
-    activeSince: null,
-    accounts: [],
-    removedLiveIds: [],
-    fallback: { enabled: false, keyId: null, threshold: 100, rotate: true, switchBack: true },
-    fallbackState: null,
-    limitEvents: [],
-  };
-}
-
-/**
- * Migrations: MIGRATIONS[n] turns a version-n document into version n+1. Each is a pure function of
- * plain JSON. The registry starts at version 1, so there are none yet; the loader runs them in order.
- */
-export const MIGRATIONS: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {};
-
-export function migrate(doc: Record<string, unknown>): Record<string, unknown> {
-  let cur = doc;
-  let v = typeof cur.version === 'number' ? cur.version : NaN;
-  while (v < REGISTRY_VERSION) {
-    const step = MIGRATIONS[v];
-    if (!step) throw new Error(`no migration from version ${v}`);
-    cur = step(cur);
-    v += 1;
-    cur.version = v;
-  }
-  return cur;
-}

@@ -2,12 +2,19 @@
  * Loading and saving registry.json. Reads need no lock (writes are atomic renames); every
  * read-modify-write runs under the registry lock and re-reads inside it.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { CliError } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import { withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
-import { emptyRegistry, migrate, Registry, REGISTRY_VERSION } from './registry-schema.js';
+import { emptyRegistry, migrate, REGISTRY_VERSION } from './registry-defaults.js';
+import type { Registry } from './registry-schema.js';
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
 
 export interface LoadResult {
   registry: Registry;
@@ -26,10 +33,28 @@ export class RegistryStore {
     return this.paths.registry;
   }
 
-  /** Read the registry; a missing file is an empty registry. A corrupt one is moved aside loudly. */
-  load(): Registry {
+  private get digestFile(): string {
+    return `${this.paths.registry}.sum`;
+  }
+
+  /**
+   * Read the registry; a missing file is an empty registry. A corrupt one is moved aside loudly.
+   * The zod schema (a heavy module) is loaded only when the file is not byte-for-byte what
+   * codex-auth itself last wrote (its sha256 is kept in registry.json.sum): a hand edit, an older
+   * or newer version, a torn disk — everything else is validated in full.
+   */
+  async load(): Promise<Registry> {
     const text = readFileIfExists(this.paths.registry);
     if (text === null) return emptyRegistry();
+    const known = readFileIfExists(this.digestFile);
+    if (known !== null && known.trim() === digest(text)) {
+      try {
+        const doc = JSON.parse(text) as Registry;
+        if (doc.version === REGISTRY_VERSION) return doc;
+      } catch {
+        /* fall through to full validation */
+      }
+    }
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -51,7 +76,8 @@ export class RegistryStore {
     } catch (e) {
       return this.quarantine(`it could not be migrated (${(e as Error).message})`);
     }
-    const parsed = Registry.safeParse(migrated);
+    const { Registry: schema } = await import('./registry-schema.js');
+    const parsed = schema.safeParse(migrated);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue ? issue.path.join('.') || '(root)' : '(root)';
@@ -77,7 +103,20 @@ export class RegistryStore {
 
   save(reg: Registry): void {
     ensurePrivateDir(this.paths.home);
-    atomicWriteFile(this.paths.registry, `${JSON.stringify(reg, null, 2)}\n`);
+    const text = `${JSON.stringify(reg, null, 2)}\n`;
+    atomicWriteFile(this.paths.registry, text);
+    // The digest is only a shortcut: losing it (a crash right here) just means one full validation.
+    const tmp = path.join(this.paths.home, `.registry.json.sum.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      fs.writeFileSync(tmp, `${digest(text)}\n`, { mode: 0o600, flag: 'wx' });
+      fs.renameSync(tmp, this.digestFile);
+    } catch {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        /* not there */
+      }
+    }
   }
 
   /** Read-modify-write under the inter-process lock. `fn` mutates the registry it is given. */
@@ -86,7 +125,7 @@ export class RegistryStore {
     return withFileLock(
       this.paths.registryLock,
       async () => {
-        const reg = this.load();
+        const reg = await this.load();
         const before = JSON.stringify(reg);
         const out = await fn(reg);
         if (JSON.stringify(reg) !== before) this.save(reg);

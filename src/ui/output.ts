@@ -2,7 +2,6 @@
  * All printing goes through here: data to stdout, messages/warnings/progress to stderr, exactly one
  * JSON document on stdout with --json, colors only on a TTY and never with NO_COLOR.
  */
-import { Chalk, type ChalkInstance } from 'chalk';
 import type { OutStream } from '../context.js';
 import { CliError } from '../errors.js';
 
@@ -20,19 +19,38 @@ export function colorLevel(stream: OutStream, env: NodeJS.ProcessEnv): 0 | 1 | 2
   return 2;
 }
 
+/** The styles codex-auth uses; a chalk instance when colors are on, plain text otherwise. */
+export interface Palette {
+  readonly level: 0 | 1 | 2 | 3;
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+}
+
+const same = (s: string) => s;
+export const PLAIN: Palette = { level: 0, bold: same, dim: same, red: same, green: same, yellow: same, cyan: same };
+
 export class Output {
-  readonly out: ChalkInstance;
-  readonly err: ChalkInstance;
   private jsonWritten = false;
 
   constructor(
     private readonly stdout: OutStream,
     private readonly stderr: OutStream,
-    env: NodeJS.ProcessEnv,
     readonly opts: { json: boolean; debug: boolean },
-  ) {
-    this.out = new Chalk({ level: colorLevel(stdout, env) });
-    this.err = new Chalk({ level: colorLevel(stderr, env) });
+    readonly out: Palette = PLAIN,
+    readonly err: Palette = PLAIN,
+  ) {}
+
+  /** chalk is loaded only when a stream gets colors (a terminal without NO_COLOR). */
+  static async create(stdout: OutStream, stderr: OutStream, env: NodeJS.ProcessEnv, opts: { json: boolean; debug: boolean }): Promise<Output> {
+    const lo = colorLevel(stdout, env);
+    const le = colorLevel(stderr, env);
+    if (lo === 0 && le === 0) return new Output(stdout, stderr, opts);
+    const { Chalk } = await import('chalk');
+    return new Output(stdout, stderr, opts, lo ? new Chalk({ level: lo }) : PLAIN, le ? new Chalk({ level: le }) : PLAIN);
   }
 
   get json(): boolean {

@@ -1,0 +1,43 @@
+/**
+ * Plain aligned columns for `list`: two spaces between columns, widths by visible length (ANSI
+ * colors ignored, wide East Asian characters counted twice). Hand-written because it is on the
+ * hottest path: a table library costs more start-up time than the whole command may take.
+ */
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function charWidth(cp: number): number {
+  if (cp === 0 || (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f)) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  ) {
+    return 2;
+  }
+  return 1;
+}
+
+export function visibleWidth(s: string): number {
+  let w = 0;
+  for (const ch of s.replace(ANSI, '')) w += charWidth(ch.codePointAt(0) ?? 0);
+  return w;
+}
+
+export function renderColumns(rows: readonly (readonly string[])[], gap = '  '): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleWidth(cell))));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleWidth(cell))))
+        .join(gap)
+        .trimEnd(),
+    )
+    .join('\n');
+}
