@@ -116,7 +116,9 @@ export function usageCell(w: UsageWindow | null | undefined, now: Date): UsageCe
 }
 
 export function remainingPercent(w: UsageWindow | null | undefined, now: Date): number | null {
-  return usageCell(w, now).remaining;
+  if (!w) return null;
+  if (w.resetsAt && Date.parse(w.resetsAt) <= now.getTime()) return 100;
+  return Math.max(0, Math.min(100, Math.round(100 - w.usedPercent)));
 }
 
 /** "just now", "5m ago", "3h ago", "2d ago", or "-" when never. */

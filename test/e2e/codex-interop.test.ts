@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { assertBuilt, runBin } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, type RunResult, runCodex } from '../support/codex.js';
+import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, runCodex } from '../support/codex.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets } from '../support/inprocess.js';
+import { explain, secretScan } from '../support/e2e.js';
 import { codexMaskedKey, fakeApiKey } from '../support/jwt.js';
 
 if (!codexAvailable()) {
@@ -18,14 +18,10 @@ if (!codexAvailable()) {
   console.warn(`\n*** SKIPPING Codex interop tests: ${why} ***\n`);
 }
 
-function explain(r: RunResult): string {
-  return `exit=${String(r.code)} timedOut=${String(r.timedOut)}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
 
 describe.skipIf(!codexAvailable())('interop with the real Codex CLI', () => {
   let fake: FakeOpenAI;
-  const transcript: string[] = [];
-  const secrets: string[] = [];
+  const { transcript, secrets } = secretScan();
 
   beforeAll(async () => {
     assertBuilt();
@@ -33,7 +29,6 @@ describe.skipIf(!codexAvailable())('interop with the real Codex CLI', () => {
   });
   afterAll(async () => {
     await fake.close();
-    expect(findSecrets(transcript, secrets)).toEqual([]);
   });
 
   function tools(sb: { home: string; codexHome: string }) {

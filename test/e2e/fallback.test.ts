@@ -8,24 +8,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { assertBuilt, BIN, keyringEnv, requireKeyring, runBin } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, type RunResult, runCodex } from '../support/codex.js';
+import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, runCodex } from '../support/codex.js';
 import { FakeOpenAI, type RateLimits } from '../support/fake-openai.js';
-import { findSecrets } from '../support/inprocess.js';
+import { explain, secretScan } from '../support/e2e.js';
 import { type ChatgptAuthDoc, fakeApiKey, nowSeconds } from '../support/jwt.js';
 
 const gate = requireKeyring();
 if (!codexAvailable() && process.env.CI) throw new Error(`the real Codex CLI is missing at ${CODEX_BIN}`);
 
-function explain(r: RunResult): string {
-  return `exit=${String(r.code)} timedOut=${String(r.timedOut)}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the real Codex CLI', () => {
   let fake: FakeOpenAI;
-  const transcript: string[] = [];
-  const secrets: string[] = [];
+  const { transcript, secrets } = secretScan();
   let n = 0;
 
   beforeAll(async () => {
@@ -34,7 +30,6 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
   });
   afterAll(async () => {
     await fake.close();
-    expect(findSecrets(transcript, secrets)).toEqual([]);
   });
 
   function world(opts: { mode?: 'file' | 'keyring' } = {}) {

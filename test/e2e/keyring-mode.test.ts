@@ -6,18 +6,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { assertBuilt, keyringEnv, requireKeyring, runBin } from '../support/bin.js';
-import { codexAvailable, codexExecArgs, codexSandbox, type RunResult, runCodex } from '../support/codex.js';
+import { codexAvailable, codexExecArgs, codexSandbox, runCodex } from '../support/codex.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets } from '../support/inprocess.js';
+import { explain, secretScan } from '../support/e2e.js';
 import { startKeyringSession } from '../support/keyring-session.js';
 import { codexMaskedKey, fakeApiKey } from '../support/jwt.js';
 
 const gate = requireKeyring();
 if (!codexAvailable() && process.env.CI) throw new Error('the real Codex CLI is missing');
 
-function explain(r: RunResult): string {
-  return `exit=${String(r.code)} timedOut=${String(r.timedOut)}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
 
 function filesContaining(dir: string, needle: string): string[] {
   const hits: string[] = [];
@@ -34,8 +31,7 @@ function filesContaining(dir: string, needle: string): string[] {
 
 describe.skipIf(gate.skip || !codexAvailable())('the OS keyring, for real', () => {
   let fake: FakeOpenAI;
-  const transcript: string[] = [];
-  const secrets: string[] = [];
+  const { transcript, secrets } = secretScan();
 
   beforeAll(async () => {
     assertBuilt();
@@ -43,7 +39,6 @@ describe.skipIf(gate.skip || !codexAvailable())('the OS keyring, for real', () =
   });
   afterAll(async () => {
     await fake.close();
-    expect(findSecrets(transcript, secrets)).toEqual([]);
   });
 
   function tools(sb: { home: string; codexHome: string }, extraEnv: Record<string, string> = {}) {

@@ -7,21 +7,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { assertBuilt, BIN, runBin } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, readAuthJson, type RunResult, runCodex } from '../support/codex.js';
+import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, readAuthJson, runCodex } from '../support/codex.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets } from '../support/inprocess.js';
+import { explain, secretScan } from '../support/e2e.js';
 import { fakeApiKey, nowSeconds } from '../support/jwt.js';
 
 if (!codexAvailable() && process.env.CI) throw new Error(`the real Codex CLI is missing at ${CODEX_BIN}`);
 
-function explain(r: RunResult): string {
-  return `exit=${String(r.code)} timedOut=${String(r.timedOut)}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
 
 describe.skipIf(!codexAvailable())('tokens and login with the real Codex CLI', () => {
   let fake: FakeOpenAI;
-  const transcript: string[] = [];
-  const secrets: string[] = [];
+  const { transcript, secrets } = secretScan();
 
   beforeAll(async () => {
     assertBuilt();
@@ -29,7 +25,6 @@ describe.skipIf(!codexAvailable())('tokens and login with the real Codex CLI', (
   });
   afterAll(async () => {
     await fake.close();
-    expect(findSecrets(transcript, secrets)).toEqual([]);
   });
 
   function tools(sb: { home: string; codexHome: string }) {
