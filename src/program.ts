@@ -198,6 +198,32 @@ export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: 
     (c) => c.option('--refresh', 'fetch current usage first').option('--json', 'print one JSON document'),
     ['codex-auth fallback status', 'codex-auth fallback status --refresh --json'],
   );
+  add(
+    'doctor',
+    'check the setup and say how to fix what is wrong: Codex home, permissions, keyring, codex, registry, locks',
+    async () => (await import('./commands/doctor.js')).doctorCommand as Handler,
+    (c) => c.option('--json', 'print one JSON document'),
+    ['codex-auth doctor', 'codex-auth doctor --json | jq \'.checks[] | select(.status != "ok")\''],
+  );
+  add(
+    'completion',
+    'print a shell completion script (bash, zsh or fish)',
+    async () => (await import('./commands/completion.js')).completionHandler(program) as Handler,
+    (c) => c.argument('<shell>', 'bash, zsh or fish'),
+    [
+      'codex-auth completion bash > ~/.local/share/bash-completion/completions/codex-auth',
+      'codex-auth completion zsh > "${fpath[1]}/_codex-auth"',
+      'codex-auth completion fish > ~/.config/fish/completions/codex-auth.fish',
+    ],
+  );
+  // For the completion scripts: account candidates, one per line (hidden; never prints errors).
+  program
+    .command('__complete', { hidden: true })
+    .argument('<kind>')
+    .action((kind: string) => {
+      const g = program.opts() as { codexHome?: string };
+      onRun(async () => (await import('./commands/completion.js')).completeCommand as Handler, [kind], {}, { ...(g.codexHome !== undefined ? { codexHome: g.codexHome } : {}), debug: false });
+    });
   return program;
 }
 
