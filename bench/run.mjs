@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: the performance targets of SPEC.md ("Performance targets"), measured on whole
- * processes of the built CLI (`node bin/codex-auth.js`, after `npx tsup`).
+ * processes of the built CLI (`node bin/codex-auth.cjs`, after `npx tsup`).
  *
  *   1. start-up: `node -e 0`, `--version`, `list` (20 accounts, cached), `switch` (alternating
  *      between two of the 20, each run really switches), `list --json` (1,000 accounts), `status`:
@@ -124,7 +124,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 const APP = path.join(root, 'app');
-const BIN = path.join(APP, 'bin', 'codex-auth.js');
+const BIN = path.join(APP, 'bin', 'codex-auth.cjs');
 const DIST = path.join(APP, 'dist');
 const ctx = { repo: APP, bin: BIN, env: ENV };
 
@@ -134,7 +134,7 @@ const ctx = { repo: APP, bin: BIN, env: ENV };
  */
 function build() {
   fs.mkdirSync(path.join(APP, 'bin'), { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'bin', 'codex-auth.js'), BIN);
+  fs.copyFileSync(path.join(REPO, 'bin', 'codex-auth.cjs'), BIN);
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(APP, 'package.json'));
   fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(APP, 'node_modules'), 'dir');
   const git = (...a) => spawnSync('git', a, { cwd: REPO, encoding: 'utf8' }).stdout?.trim() ?? '';
@@ -147,7 +147,7 @@ function build() {
   }
   progress(`building: npx tsup --out-dir ${DIST}`);
   const r = spawnSync('npx', ['tsup', '--out-dir', DIST], { cwd: REPO, encoding: 'utf8', env: process.env });
-  if (r.status !== 0 || !fs.existsSync(path.join(DIST, 'cli.js'))) {
+  if (r.status !== 0 || !fs.existsSync(path.join(DIST, 'cli.cjs'))) {
     progress(`${r.stdout}\n${r.stderr}`);
     progress('bench: the build failed; nothing was measured.');
     process.exit(1);
@@ -550,7 +550,7 @@ async function bundleDeps(outDir) {
 }
 
 async function benchDeps() {
-  const distCli = path.join(DIST, 'cli.js');
+  const distCli = path.join(DIST, 'cli.cjs');
   const bundled = await bundleDeps(path.join(root, 'floor'));
   const imp = (spec) => ['-e', `import(${JSON.stringify(spec)})`];
   const emptyEsm = path.join(root, 'floor', 'empty.mjs');
@@ -560,7 +560,7 @@ async function benchDeps() {
     { id: 'empty-esm', label: 'node empty.mjs (ESM loader alone)', argv: [emptyEsm] },
     ...DEPS.map((d) => ({ id: d, label: `import('${d}')`, argv: imp(d) })),
     ...Object.entries(bundled).map(([d, f]) => ({ id: `bundled:${d}`, label: `${d}, bundled alone`, argv: imp(pathToFileURL(f).href), bytes: fs.statSync(f).size })),
-    { id: 'dist-cli', label: 'import dist/cli.js (not run)', argv: imp(pathToFileURL(distCli).href), bytes: fs.statSync(distCli).size },
+    { id: 'dist-cli', label: 'load dist/cli.cjs (not run)', argv: imp(pathToFileURL(distCli).href), bytes: fs.statSync(distCli).size },
   ];
   progress(`floor: bare imports, ${commands.length} commands x (${DEP_RUNS} runs + 1 warm-up)`);
   const m = measure(commands, { runs: DEP_RUNS, warmup: 1, env: ENV, cwd: REPO, tmpDir: root, useHyperfine: false, log: () => {} });
@@ -597,13 +597,13 @@ function printDeps() {
 
 // ------------------------------------------------------------------------------------------ bundle
 
-/** What `node bin/codex-auth.js` loads before any command runs: dist/cli.js and its static imports. */
+/** What `node bin/codex-auth.cjs` loads before any command runs: dist/cli.cjs and its static imports. */
 function bundleInfo() {
   const dist = DIST;
-  const entry = path.join(dist, 'cli.js');
+  const entry = path.join(dist, 'cli.cjs');
   if (!fs.existsSync(entry)) return null;
   const seen = new Set();
-  const queue = ['cli.js'];
+  const queue = ['cli.cjs'];
   while (queue.length) {
     const f = queue.shift();
     if (seen.has(f)) continue;
@@ -624,7 +624,7 @@ function bundleInfo() {
       byPkg[cur] = (byPkg[cur] ?? 0) + line.length + 1;
     }
   }
-  const allFiles = fs.readdirSync(dist).filter((f) => f.endsWith('.js'));
+  const allFiles = fs.readdirSync(dist).filter((f) => /\.c?js$/.test(f));
   return {
     eagerFiles: eager.length,
     eagerBytes: eager.reduce((a, b) => a + b.bytes, 0),
@@ -641,7 +641,7 @@ function printBundle() {
   const b = results.bundle;
   if (!b) return;
   const kb = (n) => `${(n / 1024).toFixed(0)} KB`;
-  report(`\nBundle: dist/cli.js ${kb(b.cliBytes)}; loaded before any command runs: ${b.eagerFiles} files, ${kb(b.eagerBytes)} (dist/ total ${b.distFiles} files, ${kb(b.distBytes)})`);
+  report(`\nBundle: dist/cli.cjs ${kb(b.cliBytes)}; loaded before any command runs: ${b.eagerFiles} files, ${kb(b.eagerBytes)} (dist/ total ${b.distFiles} files, ${kb(b.distBytes)})`);
   report(`  eager bytes by package: ${b.eagerByPackage.slice(0, 8).map((p) => `${p.pkg} ${kb(p.bytes)}`).join(', ')}`);
 }
 

@@ -2,6 +2,7 @@
  * Everything a command touches outside pure logic, injected so commands run in-process in tests:
  * environment, streams (with their TTY flags), clock, HTTP, processes, child spawning.
  */
+import os from 'node:os';
 import type { HttpClient } from './openai/http.js';
 import type { KeyringBackend } from './store/keyring.js';
 
@@ -39,7 +40,6 @@ export interface Ctx {
 }
 
 export async function defaultCtx(): Promise<Ctx> {
-  const os = await import('node:os');
   let http: Promise<HttpClient> | undefined;
   const env = process.env;
   return {

@@ -7,6 +7,7 @@ import type { App } from './app.js';
 import type { SessionEvent } from './codex/sessions.js';
 import { describeAccount } from './domain/accounts.js';
 import { type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from './domain/policy.js';
+import { errnoCode } from './errors.js';
 import { ensurePrivateDir } from './store/atomic.js';
 import type { Registry } from './store/registry-schema.js';
 import { loadSynced } from './sync.js';
@@ -85,11 +86,18 @@ export function appendEvent(app: App, rec: EventRecord): void {
   } catch {
     /* no log yet */
   }
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+  // The log records what was already done: failing to write it (a symbolic link planted there, a
+  // full disk) is a warning, not a failure of the switch it records.
   try {
-    fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+    try {
+      fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    const code = errnoCode(e) ?? (e as Error).message;
+    app.out.warn(`Could not append to the events log ${file} (${code === 'ELOOP' ? 'it is a symbolic link' : code}); the switch itself was made. Remove or fix that file.`);
   }
 }
 

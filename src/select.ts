@@ -9,6 +9,11 @@ function candidates(list: NumberedAccount[]): string {
   return list.map((m) => `  ${String(m.number).padStart(3)}  ${describeAccount(m.account)}`).join('\n');
 }
 
+/** The query as typed, in quotes; control characters escaped so it cannot break the line or the terminal. */
+function quoted(query: string): string {
+  return JSON.stringify(query);
+}
+
 function interactive(app: App): boolean {
   return Boolean(app.ctx.stdin.isTTY && app.ctx.stderr.isTTY);
 }
@@ -54,8 +59,8 @@ export async function selectAccount(app: App, reg: Registry, query: string | und
   const r = resolveQuery(query, list);
   if (r.kind === 'one') return r.match.account;
   if (r.kind === 'none') {
-    throw new CliError('not_found', `No account matches "${query}". Accounts:\n${candidates(list)}`, 1, { query });
+    throw new CliError('not_found', `No account matches ${quoted(query)}. Accounts:\n${candidates(list)}`, 1, { query });
   }
-  if (interactive(app)) return pickFrom(app, `"${query}" matches several accounts; ${opts.verb}:`, r.matches, reg);
-  throw usageError('ambiguous_query', `"${query}" matches several accounts; use a row number or alias:\n${candidates(r.matches)}`, { query });
+  if (interactive(app)) return pickFrom(app, `${quoted(query)} matches several accounts; ${opts.verb}:`, r.matches, reg);
+  throw usageError('ambiguous_query', `${quoted(query)} matches several accounts; use a row number or alias:\n${candidates(r.matches)}`, { query });
 }

@@ -103,21 +103,25 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   }
   const merged = parseAuthObject(mergeRefreshed(auth.raw, result.tokens, app.now()));
   const rotated = result.tokens.refresh_token && result.tokens.refresh_token !== rt ? rtHash(rt) : null;
-  // Codex's live copy first, then ours: a crash between the two leaves the live file newer than the
-  // stored copy, which the next command's sync saves back. (The other order left Codex's auth.json
-  // holding the rotated-away token, and nothing ever repaired it.) Update the live copy only if it is
-  // still this account with the refresh token we used, or an older snapshot of it (a live copy an
-  // earlier refresh could not update).
+  // Codex's live copy is updated when it is this account with the token we used, or an older
+  // snapshot of it (one an earlier refresh could not update). First, then our copy: a crash between
+  // the two leaves the live file newer, which the next command's sync saves back (the other order
+  // left auth.json holding the rotated-away token for good). Then again, in case a switch to this
+  // account wrote the old snapshot meanwhile (an unlocked peek first: usually nothing to do).
   const liveCreds = await app.live();
-  await liveCreds
-    .withLock(async () => {
-      const cur = await readLiveAuth(app);
-      if (cur && liveBelongsTo(cur, account) && (cur.tokens?.refresh_token === rt || compareSnapshotMeta(snapshotMeta(cur), snapshotMeta(auth)) === 'older')) {
-        await liveCreds.write(serializeAuth(merged.raw));
-      }
-    })
-    .catch((e: unknown) => app.out.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
+  const liveIsStale = (cur: ParsedAuth | null) =>
+    cur !== null && liveBelongsTo(cur, account) && (cur.tokens?.refresh_token === rt || compareSnapshotMeta(snapshotMeta(cur), snapshotMeta(auth)) === 'older');
+  const updateLive = async () => {
+    if (!liveIsStale(await readLiveAuth(app))) return;
+    await liveCreds
+      .withLock(async () => {
+        if (liveIsStale(await readLiveAuth(app))) await liveCreds.write(serializeAuth(merged.raw));
+      })
+      .catch((e: unknown) => app.out.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
+  };
+  await updateLive();
   await persist(app, accountId, merged, rotated);
+  await updateLive();
   return { ok: true, auth: merged, refreshed: true };
 }
 

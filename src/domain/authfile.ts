@@ -2,7 +2,7 @@
  * The Codex auth.json model (CODEX-FACTS.md §1–2). Pure: text in, model out.
  * The raw object is kept whole so unknown fields survive a round trip.
  */
-import { createHash } from 'node:crypto';
+import { fastHash, sha256Hex } from './hash.js';
 import { decodeJwtPayload, JwtError, jwtExpiry } from './jwt.js';
 import { normalizePlan } from './plans.js';
 
@@ -139,9 +139,7 @@ export function chatgptIdentity(auth: ParsedAuth): ChatgptIdentity {
   };
 }
 
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
-}
+export { sha256Hex };
 
 export function apiKeyAccountId(meId: string, key: string): string {
   return `apikey::${meId}::${sha256Hex(key)}`;
@@ -158,7 +156,7 @@ export function apiKeyAuth(key: string): Record<string, unknown> {
  */
 export function credentialFingerprint(auth: ParsedAuth): string {
   const material = auth.mode === 'apikey' ? `k:${auth.apiKey}` : `t:${auth.tokens?.refresh_token}:${auth.tokens?.access_token}:${auth.tokens?.id_token}`;
-  return sha256Hex(material).slice(0, 32);
+  return fastHash(material);
 }
 
 export function serializeAuth(raw: Record<string, unknown>): string {

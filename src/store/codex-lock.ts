@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError } from '../errors.js';
+import { CliError, errnoCode } from '../errors.js';
 
 export interface CodexLockOptions {
   timeoutSec?: number;
@@ -45,11 +45,15 @@ export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise
   const timeout = opts.timeoutSec ?? 30;
   const lockA = path.join(codexHome, 'auth.lock');
   const lockB = path.join(codexHome, 'auth.json.lock');
-  // Create the lock files ourselves first, so an unwritable CODEX_HOME is reported as such.
+  // Create the lock files ourselves first, so an unwritable CODEX_HOME is reported as such. Never
+  // through a symbolic link: that could create (or lock) a file anywhere the link points.
   for (const f of [lockA, lockB]) {
     try {
-      fs.closeSync(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600));
+      fs.closeSync(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600));
     } catch (e) {
+      if (errnoCode(e) === 'ELOOP') {
+        throw new CliError('codex_lock_symlink', `${f} is a symbolic link, not Codex's lock file; nothing was changed. Remove it (rm "${f}") and try again.`);
+      }
       throw new CliError(
         'codex_home_unwritable',
         `Cannot write in ${codexHome} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} on ${path.basename(f)}); nothing was changed. Check that the directory is writable.`,

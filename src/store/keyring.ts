@@ -224,7 +224,7 @@ export function keyringBackendName(platform: NodeJS.Platform = process.platform)
   return 'Secret Service';
 }
 
-type KeyringModule = typeof import('@napi-rs/keyring');
+type KeyringModule = typeof import('../vendor/napi-keyring.js');
 
 export interface NapiKeyringBackendOptions {
   /**
@@ -254,7 +254,7 @@ export class NapiKeyringBackend implements KeyringBackend {
   constructor(opts: NapiKeyringBackendOptions = {}) {
     this.platform = opts.platform ?? process.platform;
     this.env = opts.env ?? process.env;
-    this.load = opts.load ?? (() => import('@napi-rs/keyring'));
+    this.load = opts.load ?? (() => import('../vendor/napi-keyring.js'));
     this.name = keyringBackendName(this.platform);
     this.address = this.platform === 'linux' ? (effectiveBusAddress(this.env) ?? null) : null;
   }

@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import { CliError, errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import type { CredentialStoreMode } from './codex-config.js';
-import { withCodexAuthLocks } from './codex-lock.js';
 import type { Paths } from './paths.js';
 
 export interface LiveCredentials {
@@ -54,6 +53,7 @@ export class FileLiveCredentials implements LiveCredentials {
 
   async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
     this.ensureHome();
+    const { withCodexAuthLocks } = await import('./codex-lock.js');
     return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
   }
 

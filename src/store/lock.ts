@@ -78,9 +78,11 @@ export async function acquireFileLock(file: string, opts: LockOptions = {}): Pro
     if (owner) {
       stale = (owner.host === me.host && !pidAlive(owner.pid)) || Date.now() - owner.at > staleMs;
     } else {
-      // Unreadable: maybe being written right now. Stale only if it stays so for a while.
+      // Unreadable: maybe being written right now. Stale only if it stays so for a while. lstat: a
+      // dangling symbolic link planted there exists (open 'wx' fails on it) but stat() says ENOENT,
+      // which used to make this loop spin forever.
       try {
-        stale = Date.now() - fs.statSync(file).mtimeMs > 2_000;
+        stale = Date.now() - fs.lstatSync(file).mtimeMs > 2_000;
       } catch {
         continue;
       }

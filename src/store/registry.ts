@@ -2,9 +2,9 @@
  * Loading and saving registry.json. Reads need no lock (writes are atomic renames); every
  * read-modify-write runs under the registry lock and re-reads inside it.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fastHash, randomSuffix } from '../domain/hash.js';
 import { CliError } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import { withFileLock } from './lock.js';
@@ -12,8 +12,18 @@ import type { Paths } from './paths.js';
 import { emptyRegistry, migrate, REGISTRY_VERSION } from './registry-defaults.js';
 import type { Registry } from './registry-schema.js';
 
+/** Structural equality of JSON values (key order ignored): the schema changed nothing (no defaults). */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
 function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return fastHash(text);
 }
 
 export interface LoadResult {
@@ -40,7 +50,7 @@ export class RegistryStore {
   /**
    * Read the registry; a missing file is an empty registry. A corrupt one is moved aside loudly.
    * The zod schema (a heavy module) is loaded only when the file is not byte-for-byte what
-   * codex-auth itself last wrote (its sha256 is kept in registry.json.sum): a hand edit, an older
+   * codex-auth itself last wrote (its hash is kept in registry.json.sum): a hand edit, an older
    * or newer version, a torn disk — everything else is validated in full.
    */
   async load(): Promise<Registry> {
@@ -83,6 +93,9 @@ export class RegistryStore {
       const where = issue ? issue.path.join('.') || '(root)' : '(root)';
       return this.quarantine(`${where}: ${issue?.message ?? 'invalid'}`);
     }
+    // Valid as it stands: remember that, so the next run can skip the schema (a stale or raced
+    // digest only ever causes one more full validation, never acceptance of other content).
+    if (migrated === doc && deepEqual(parsed.data, doc)) this.writeDigest(text);
     return parsed.data;
   }
 
@@ -105,8 +118,12 @@ export class RegistryStore {
     ensurePrivateDir(this.paths.home);
     const text = `${JSON.stringify(reg, null, 2)}\n`;
     atomicWriteFile(this.paths.registry, text);
-    // The digest is only a shortcut: losing it (a crash right here) just means one full validation.
-    const tmp = path.join(this.paths.home, `.registry.json.sum.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    this.writeDigest(text);
+  }
+
+  /** The digest is only a shortcut: losing it (a crash right here) just means one full validation. */
+  private writeDigest(text: string): void {
+    const tmp = path.join(this.paths.home, `.registry.json.sum.${randomSuffix()}.tmp`);
     try {
       fs.writeFileSync(tmp, `${digest(text)}\n`, { mode: 0o600, flag: 'wx' });
       fs.renameSync(tmp, this.digestFile);

@@ -49,7 +49,7 @@ export class Output {
     const lo = colorLevel(stdout, env);
     const le = colorLevel(stderr, env);
     if (lo === 0 && le === 0) return new Output(stdout, stderr, opts);
-    const { Chalk } = await import('chalk');
+    const { Chalk } = await import('../vendor/chalk.js');
     return new Output(stdout, stderr, opts, lo ? new Chalk({ level: lo }) : PLAIN, le ? new Chalk({ level: le }) : PLAIN);
   }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt, runBin } from '../support/bin.js';
+import { assertBuilt, BIN, runBin } from '../support/bin.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { findSecrets } from '../support/inprocess.js';
 import { apiKeyAuth, chatgptAuth, fakeApiKey } from '../support/jwt.js';
@@ -143,7 +143,7 @@ describe('the built binary', () => {
       fs.chownSync(path.join(codexHome, 'auth.json'), 65534, 65534);
       fs.chmodSync(codexHome, 0o500);
       const { runProcess, isolatedEnv } = await import('../support/codex.js');
-      r = await runProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(__dirname, '..', '..', 'bin', 'codex-auth.js'), 'switch', 'bob'], {
+      r = await runProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'switch', 'bob'], {
         env: isolatedEnv(home, { CODEX_HOME: codexHome, CODEX_AUTH_HOME: path.join(codexHome, 'codex-auth') }),
         cwd: '/',
       });

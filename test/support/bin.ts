@@ -1,13 +1,13 @@
-/** Runs the built codex-auth binary (bin/codex-auth.js → dist/) as a user would, isolated. */
+/** Runs the built codex-auth binary (bin/codex-auth.cjs → dist/cli.cjs) as a user would, isolated. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { isolatedEnv, REPO_ROOT, type RunResult, runProcess } from './codex.js';
 
-export const BIN = join(REPO_ROOT, 'bin', 'codex-auth.js');
+export const BIN = join(REPO_ROOT, 'bin', 'codex-auth.cjs');
 
 export function assertBuilt(): void {
-  if (!existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run "npm run build" (npm test does it first).');
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli.cjs'))) throw new Error('dist/cli.cjs is missing: run "npm run build" (npm test does it first).');
 }
 
 export interface BinOptions {

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+'use strict';
+// Launcher: loads dist/cli.cjs through V8's code cache (the same idea as Node 22's
+// module.enableCompileCache, which Node 20 lacks), so repeated runs skip compiling the bundle.
+// The cache lives in $XDG_CACHE_HOME/codex-auth (or ~/.cache/codex-auth), keyed by Node's version
+// and the bundle's size and mtime; V8 itself rejects a cache that does not match the source.
+// Set NODE_DISABLE_COMPILE_CACHE=1 to load the bundle the ordinary way.
+const fs = require('node:fs');
+const path = require('node:path');
+const Module = require('node:module');
+
+const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
+
+function load() {
+  if (process.env.NODE_DISABLE_COMPILE_CACHE) return require(file);
+  const vm = require('node:vm');
+  let src;
+  let st;
+  try {
+    src = fs.readFileSync(file, 'utf8');
+    st = fs.statSync(file);
+  } catch {
+    return require(file); // let require produce its usual error
+  }
+  const home = process.env.HOME || require('node:os').homedir();
+  const dir = path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'codex-auth');
+  const cacheFile = path.join(dir, `cli-${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}.v8`);
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new vm.Script(Module.wrap(src), { filename: file, cachedData });
+  const mod = new Module(file, module);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(path.dirname(file));
+  script.runInThisContext().call(mod.exports, mod.exports, (id) => mod.require(id), mod, file, path.dirname(file));
+  mod.loaded = true;
+  if (cachedData === undefined || script.cachedDataRejected) {
+    process.once('exit', () => {
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+        fs.renameSync(tmp, cacheFile);
+        for (const old of fs.readdirSync(dir)) if (old.startsWith('cli-') && old !== path.basename(cacheFile)) fs.rmSync(path.join(dir, old), { force: true });
+      } catch {
+        // A cache is an optimisation only.
+      }
+    });
+  }
+  return mod.exports;
+}
+
+load()
+  .runCli(process.argv.slice(2))
+  .then((code) => {
+    // Exit as soon as output is flushed: a keyring call cut off by its timeout must not keep us alive.
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  });

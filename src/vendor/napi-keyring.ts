@@ -1,0 +1,1 @@
+export { AsyncEntry, Entry } from '@napi-rs/keyring';
