@@ -1,28 +1,50 @@
 import { readFileSync } from 'node:fs';
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
-// One CommonJS file with all of codex-auth's own code; the packages it depends on stay in
-// node_modules and are required lazily by the commands that use them (see src/vendor/). CommonJS
-// because it starts faster than ES modules on Node 20 and can be loaded through V8's code cache
-// (bin/codex-auth.cjs), which Node 20 has no built-in switch for. The source itself is ESM.
-export default defineConfig({
-  entry: { cli: 'src/cli.ts' },
+// CommonJS bundles of codex-auth's own code; the packages it depends on stay in node_modules and are
+// required lazily by the commands that use them (see src/vendor/). CommonJS because it starts
+// faster than ES modules on Node 20 and can be loaded through V8's code cache (bin/codex-auth.cjs),
+// which Node 20 has no built-in switch for. The source itself is ESM.
+//
+// Two bundles: dist/cli.cjs has the hot path (list, switch, status, --version) and is all most runs
+// load; dist/program.cjs has the commander program and every command, required by cli.cjs only
+// when the command line is anything else.
+const common: Options = {
   format: ['cjs'],
   outExtension: () => ({ js: '.cjs' }),
   target: 'node20',
   platform: 'node',
   splitting: false,
   sourcemap: false,
-  clean: true,
   minify: false,
   treeshake: false, // rollup's tree-shaking would hoist every lazy require to the top
   // Every bare package name stays external (node: builtins are external on platform node anyway).
   external: [/^[^./]/],
   define: { __VERSION__: JSON.stringify(pkg.version) },
-  // src/domain/hash.ts falls back to import.meta only where `require` is missing (never in this bundle).
   esbuildOptions(o) {
+    // src/domain/hash.ts falls back to import.meta only where `require` is missing (never here).
     o.logOverride = { 'empty-import-meta': 'silent' };
   },
-});
+};
+
+export default defineConfig([
+  { ...common, entry: { program: 'src/program.ts' }, clean: false },
+  {
+    ...common,
+    entry: { cli: 'src/cli.ts' },
+    clean: false,
+    esbuildPlugins: [
+      {
+        // cli.ts's `import('./program.js')` becomes a runtime require of the sibling bundle.
+        name: 'program-bundle',
+        setup(build) {
+          build.onResolve({ filter: /^\.\/program\.js$/ }, () => ({ path: 'program-bundle', namespace: 'program-bundle' }));
+          build.onResolve({ filter: /^\.\/program\.cjs$/ }, () => ({ path: './program.cjs', external: true }));
+          build.onLoad({ filter: /.*/, namespace: 'program-bundle' }, () => ({ contents: "module.exports = require('./program.cjs');", loader: 'js' }));
+        },
+      },
+    ],
+  },
+]);

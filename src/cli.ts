@@ -49,12 +49,14 @@ export function fastParse(argv: readonly string[]): FastCall | 'version' | null 
 
 export async function runCli(argv: string[], injected?: Ctx): Promise<number> {
   const fast = fastParse(argv);
+  // The program is a separate bundle with its own copies of every module: it builds its own Ctx, so
+  // no object (an HTTP client and its error classes) crosses from one bundle to the other.
+  if (fast === null) return (await import('./program.js')).runProgram(argv, injected);
   const ctx = injected ?? (await (await import('./context.js')).defaultCtx());
   if (fast === 'version') {
     ctx.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (fast === null) return (await import('./program.js')).runProgram(argv, ctx);
   const app = await App.create(ctx, fast.global);
   try {
     if (fast.command === 'list') return await (await import('./commands/list.js')).listCommand(app, [], { json: fast.global.json, refresh: fast.refresh });

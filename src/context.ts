@@ -3,6 +3,7 @@
  * environment, streams (with their TTY flags), clock, HTTP, processes, child spawning.
  */
 import os from 'node:os';
+import { isatty } from 'node:tty';
 import type { HttpClient } from './openai/http.js';
 import type { KeyringBackend } from './store/keyring.js';
 
@@ -39,19 +40,37 @@ export interface Ctx {
   keyringBackend?: () => Promise<KeyringBackend>;
 }
 
+/**
+ * A stream of this process, created on first write: building process.stderr (and, above all,
+ * process.stdin) costs more start-up time than a whole `list`, and most runs never touch them.
+ * Whether it is a terminal is asked of the file descriptor, without creating the stream.
+ */
+function lazyOut(fd: 1 | 2, get: () => NodeJS.WriteStream): OutStream {
+  let tty: boolean | undefined;
+  return {
+    write: (chunk: string) => get().write(chunk),
+    get isTTY() {
+      return (tty ??= isatty(fd));
+    },
+    get columns() {
+      return this.isTTY ? get().columns : undefined;
+    },
+  };
+}
+
 export async function defaultCtx(): Promise<Ctx> {
   let http: Promise<HttpClient> | undefined;
   const env = process.env;
-  return {
+  const ctx: Omit<Ctx, 'stdin'> = {
     env,
     cwd: process.cwd(),
     homedir: env.HOME || os.homedir(),
     platform: process.platform,
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: lazyOut(1, () => process.stdout),
+    stderr: lazyOut(2, () => process.stderr),
     now: () => new Date(),
     http: () => (http ??= import('./openai/http.js').then((m) => m.createHttpClient(env))),
     codexProcesses: async () => (await import('./codex/processes.js')).findCodexProcesses(process.platform),
   };
+  return Object.defineProperty(ctx, 'stdin', { get: () => process.stdin, enumerable: true }) as Ctx;
 }

@@ -227,7 +227,8 @@ export function buildProgram(ctx: Ctx, onRun: (h: () => Promise<Handler>, args: 
   return program;
 }
 
-export async function runProgram(argv: string[], ctx: Ctx): Promise<number> {
+export async function runProgram(argv: string[], injected?: Ctx): Promise<number> {
+  const ctx = injected ?? (await (await import('./context.js')).defaultCtx());
   let pending: (() => Promise<number>) | undefined;
   const program = buildProgram(ctx, (load, args, opts, global) => {
     pending = async () => {
