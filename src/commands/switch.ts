@@ -85,7 +85,7 @@ function backupPrevious(app: App, reg: Registry, previous: string, now: Date): s
   try {
     auth = parseAuthJson(previous);
   } catch {
-    return backupLive(app.paths.backupsDir, previous, now); // unreadable: the file copy is all there is
+    return backupLive(app.paths.backupsDir, previous, now, { durable: true }); // unreadable: the file copy is all there is
   }
   let known: Account | null = null;
   try {
@@ -105,7 +105,8 @@ function backupPrevious(app: App, reg: Registry, previous: string, now: Date): s
     return null;
   }
   if (saved && known?.secret.store === 'keyring') return null;
-  return backupLive(app.paths.backupsDir, previous, now);
+  // Saved in its account already (sync ran under the same locks): the backup is a convenience.
+  return backupLive(app.paths.backupsDir, previous, now, { durable: !saved });
 }
 
 function sameJson(a: string, b: string): boolean {

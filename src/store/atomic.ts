@@ -23,7 +23,12 @@ export function ensurePrivateDir(dir: string): void {
   if ((st.mode & 0o777) !== 0o700 && st.uid === process.getuid?.()) fs.chmodSync(dir, 0o700);
 }
 
-export function atomicWriteFile(target: string, data: string | Uint8Array, mode = 0o600): void {
+/**
+ * `durable: false` skips the two fsyncs (file and directory) for files whose loss in a power cut
+ * costs nothing (backups of credentials that are saved elsewhere first); the write is still atomic.
+ */
+export function atomicWriteFile(target: string, data: string | Uint8Array, mode = 0o600, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${randomSuffix()}.tmp`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, mode);
@@ -31,7 +36,7 @@ export function atomicWriteFile(target: string, data: string | Uint8Array, mode 
     try {
       fs.fchmodSync(fd, mode); // exact mode whatever the umask
       fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -44,7 +49,7 @@ export function atomicWriteFile(target: string, data: string | Uint8Array, mode 
     }
     throw e;
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 function fsyncDir(dir: string): void {

@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile, ensurePrivateDir } from './atomic.js';
 
-export function backupLive(dir: string, text: string, now: Date, keep = 10): string {
+/** `durable`: fsync it — when the backup is the only copy of what it holds. */
+export function backupLive(dir: string, text: string, now: Date, opts: { keep?: number; durable?: boolean } = {}): string {
+  const keep = opts.keep ?? 10;
   ensurePrivateDir(dir);
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   let file = path.join(dir, `auth-${stamp}.json`);
   for (let i = 1; fs.existsSync(file); i += 1) file = path.join(dir, `auth-${stamp}-${i}.json`);
-  atomicWriteFile(file, text);
+  atomicWriteFile(file, text, 0o600, { durable: opts.durable ?? false });
   const all = fs
     .readdirSync(dir)
     .filter((f) => /^auth-.*\.json$/.test(f))
