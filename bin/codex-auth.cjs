@@ -25,11 +25,24 @@ function load() {
   const home = process.env.HOME || require('node:os').homedir();
   const dir = path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'codex-auth');
   const cacheFile = path.join(dir, `cli-${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}.v8`);
+  // Compiled code is code: trust the cache only in a real directory of ours that nobody else can
+  // write to, and only a regular file of ours in it.
+  const trusted = (p, isDir) => {
+    try {
+      const s = fs.lstatSync(p);
+      const mine = typeof process.getuid !== 'function' || s.uid === process.getuid();
+      return mine && (isDir ? s.isDirectory() : s.isFile()) && (s.mode & 0o022) === 0;
+    } catch {
+      return false;
+    }
+  };
   let cachedData;
-  try {
-    cachedData = fs.readFileSync(cacheFile);
-  } catch {
-    cachedData = undefined;
+  if (trusted(dir, true) && trusted(cacheFile, false)) {
+    try {
+      cachedData = fs.readFileSync(cacheFile);
+    } catch {
+      cachedData = undefined;
+    }
   }
   const script = new vm.Script(Module.wrap(src), { filename: file, cachedData });
   const mod = new Module(file, module);
@@ -41,8 +54,15 @@ function load() {
     process.once('exit', () => {
       try {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const tmp = `${cacheFile}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+        if (!trusted(dir, true)) return;
+        const tmp = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+        const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW = 0 } = fs.constants;
+        const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        try {
+          fs.writeSync(fd, script.createCachedData());
+        } finally {
+          fs.closeSync(fd);
+        }
         fs.renameSync(tmp, cacheFile);
         for (const old of fs.readdirSync(dir)) if (old.startsWith('cli-') && old !== path.basename(cacheFile)) fs.rmSync(path.join(dir, old), { force: true });
       } catch {

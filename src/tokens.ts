@@ -72,6 +72,7 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   } catch (e) {
     return { ok: false, permanent: true, short: 'bad secret', message: `the stored credentials are unreadable (${(e as Error).message})` };
   }
+  const storedFingerprint = snapshotMeta(auth).fingerprint;
   // Codex may have refreshed the live copy since we last synced: prefer whichever is newer.
   const live = await readLiveAuth(app);
   let adoptLive = false;
@@ -120,16 +121,22 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
       .catch((e: unknown) => app.out.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
   };
   await updateLive();
-  await persist(app, accountId, merged, rotated);
+  await persist(app, accountId, merged, rotated, new Set([storedFingerprint, snapshotMeta(auth).fingerprint]));
   await updateLive();
   return { ok: true, auth: merged, refreshed: true };
 }
 
-async function persist(app: App, accountId: string, auth: ParsedAuth, rotatedHash: string | null): Promise<void> {
+/**
+ * Save `auth` as the account's snapshot unless the stored one is newer. `refreshedFrom`: fingerprints
+ * of the snapshots a refresh consumed; while the stored one is still one of them, the refresh result
+ * replaces it whatever the timestamps say (a last_refresh written by a clock running ahead must not
+ * make the new tokens look older: the old refresh token is dead on the server already).
+ */
+async function persist(app: App, accountId: string, auth: ParsedAuth, rotatedHash: string | null, refreshedFrom: ReadonlySet<string> = new Set()): Promise<void> {
   await app.registry.update(async (reg) => {
     const acc = reg.accounts.find((a) => a.id === accountId);
     if (!acc) return;
-    if (compareSnapshotMeta(snapshotMeta(auth), acc.snapshot) === 'older') return;
+    if (!refreshedFrom.has(acc.snapshot.fingerprint) && compareSnapshotMeta(snapshotMeta(auth), acc.snapshot) === 'older') return;
     await app.secrets.set(acc.secret, serializeAuth(auth.raw));
     acc.snapshot = snapshotMeta(auth);
     acc.accessTokenExpiresAt = jwtExpiry(auth.tokens?.access_token);

@@ -6,7 +6,8 @@ import { mapLimit } from '../openai/usage.js';
 import { selectAccount } from '../select.js';
 import type { Account } from '../store/registry-schema.js';
 import { loadSynced } from '../sync.js';
-import { ensureFreshTokens } from '../tokens.js';
+import { CliError } from '../errors.js';
+import { ensureFreshTokens, type FreshResult } from '../tokens.js';
 
 export interface RefreshOptions {
   force?: boolean;
@@ -29,7 +30,18 @@ export async function refreshCommand(app: App, args: unknown[], opts: RefreshOpt
     app.out.info(query !== undefined ? 'API keys have no tokens to refresh.' : 'There are no ChatGPT accounts to refresh.');
     return 0;
   }
-  const results = await mapLimit(targets, 4, async (a) => ({ account: a, result: await ensureFreshTokens(app, a.id, { force: Boolean(opts.force) }) }));
+  // Every account's outcome is awaited, failures included: one account's error must not end the
+  // process while another's refresh is in flight (its rotated token would be lost with it).
+  const results = await mapLimit(targets, 4, async (a) => {
+    let result: FreshResult;
+    try {
+      result = await ensureFreshTokens(app, a.id, { force: Boolean(opts.force) });
+    } catch (e) {
+      const message = e instanceof CliError ? e.message.replace(/\.$/, '') : `unexpected error: ${(e as Error).message}`;
+      result = { ok: false, permanent: false, short: 'error', message };
+    }
+    return { account: a, result };
+  });
   let failed = false;
   const rows = results.map(({ account, result }) => {
     if (!result.ok) failed = true;

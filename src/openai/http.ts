@@ -38,6 +38,17 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Whether `e` is an HttpError. Structural as well as by class: the CLI ships as two bundles, each
+ * with its own copy of this module, and when a client made by one copy throws into code of the other,
+ * `instanceof` fails and "connection refused" became an "unexpected error".
+ */
+export function isHttpError(e: unknown): e is HttpError {
+  if (e instanceof HttpError) return true;
+  const x = e as Partial<HttpError> | null;
+  return e instanceof Error && e.name === 'HttpError' && (x?.kind === 'timeout' || x?.kind === 'network') && typeof x?.short === 'string';
+}
+
 export interface HttpClient {
   request(req: HttpRequest): Promise<HttpResponse>;
   close(): Promise<void>;
@@ -80,6 +91,8 @@ function describeNetworkError(err: unknown, url: string, timeoutMs: number): Htt
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HttpError('network', 'dns', `cannot resolve ${target.hostname}`);
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return new HttpError('network', 'reset', `connection to ${target.origin} was reset`);
+  // The connection closed before the announced body was complete (a reset mid-answer).
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return new HttpError('network', 'reset', `connection to ${target.origin} was reset mid-answer`);
   return new HttpError('network', 'network', `network error talking to ${where}${code ? ` (${code})` : ''}`);
 }
 

@@ -1,6 +1,6 @@
 /** GET /v1/me: the identity behind an API key (CODEX-FACTS.md §6). */
 import { CliError } from '../errors.js';
-import { type HttpClient, HttpError, parseJson } from './http.js';
+import { type HttpClient, isHttpError, parseJson } from './http.js';
 
 export interface MeIdentity {
   id: string;
@@ -19,7 +19,7 @@ export async function fetchMe(http: HttpClient, env: NodeJS.ProcessEnv, key: str
   try {
     res = await http.request({ method: 'GET', url, headers: { authorization: `Bearer ${key}` } });
   } catch (e) {
-    if (e instanceof HttpError) throw new CliError('network', `Could not verify the API key with OpenAI: ${e.message}.`, 1, { short: e.short });
+    if (isHttpError(e)) throw new CliError('network', `Could not verify the API key with OpenAI: ${e.message}.`, 1, { short: e.short });
     throw e;
   }
   if (res.status === 401 || res.status === 403) {

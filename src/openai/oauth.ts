@@ -1,5 +1,5 @@
 /** OAuth token refresh (CODEX-FACTS.md §4). Refresh tokens rotate: a used one must never be sent again. */
-import { type HttpClient, HttpError, parseJson } from './http.js';
+import { type HttpClient, isHttpError, parseJson } from './http.js';
 
 export const CODEX_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
 export const DEFAULT_REFRESH_URL = 'https://auth.openai.com/oauth/token';
@@ -42,7 +42,7 @@ export async function refreshTokens(http: HttpClient, url: string, refreshToken:
       retries: 0,
     });
   } catch (e) {
-    if (e instanceof HttpError) return { ok: false, permanent: false, code: e.kind, short: e.short, message: e.message };
+    if (isHttpError(e)) return { ok: false, permanent: false, code: e.kind, short: e.short, message: e.message };
     throw e;
   }
   const body = parseJson(res.text);

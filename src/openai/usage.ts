@@ -1,7 +1,7 @@
 /** The ChatGPT usage API (`GET {chatgpt base}/wham/usage`, CODEX-FACTS.md §5). */
 import { normalizePlan } from '../domain/plans.js';
 import type { UsageWindow } from '../store/registry-schema.js';
-import { type HttpClient, HttpError, parseJson } from './http.js';
+import { type HttpClient, isHttpError, parseJson } from './http.js';
 
 export const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api';
 
@@ -80,7 +80,7 @@ export async function fetchUsage(
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
   } catch (e) {
-    if (e instanceof HttpError) return { ok: false, short: e.short, message: e.message };
+    if (isHttpError(e)) return { ok: false, short: e.short, message: e.message };
     throw e;
   }
   if (res.status !== 200) return { ok: false, short: String(res.status), status: res.status, message: `the usage API answered HTTP ${res.status}` };
