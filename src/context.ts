@@ -3,7 +3,8 @@
  * environment, streams (with their TTY flags), clock, HTTP, processes, child spawning.
  */
 import os from 'node:os';
-import { isatty } from 'node:tty';
+import fs from 'node:fs';
+import { nodeRequire } from './node-require.js';
 import type { HttpClient } from './openai/http.js';
 import type { KeyringBackend } from './store/keyring.js';
 
@@ -40,6 +41,30 @@ export interface Ctx {
   keyringBackend?: () => Promise<KeyringBackend>;
 }
 
+let devNull: bigint | null | undefined;
+
+/**
+ * isatty(fd), without loading node:tty (and with it node:net) when the answer is plainly no: a
+ * pipe, a file, or /dev/null.
+ */
+function isTerminal(fd: number): boolean {
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (!st.isCharacterDevice()) return false;
+    if (devNull === undefined) {
+      try {
+        devNull = fs.statSync('/dev/null', { bigint: true }).rdev;
+      } catch {
+        devNull = null;
+      }
+    }
+    if (st.rdev === devNull) return false;
+  } catch {
+    return false;
+  }
+  return (nodeRequire('node:tty') as typeof import('node:tty')).isatty(fd);
+}
+
 /**
  * A stream of this process, created on first write: building process.stderr (and, above all,
  * process.stdin) costs more start-up time than a whole `list`, and most runs never touch them.
@@ -50,7 +75,7 @@ function lazyOut(fd: 1 | 2, get: () => NodeJS.WriteStream): OutStream {
   return {
     write: (chunk: string) => get().write(chunk),
     get isTTY() {
-      return (tty ??= isatty(fd));
+      return (tty ??= isTerminal(fd));
     },
     get columns() {
       return this.isTTY ? get().columns : undefined;

@@ -4,10 +4,7 @@
  * snapshot fingerprints and the registry's integrity digest. `sha256Hex` (account ids of API keys,
  * refresh-token bookkeeping) loads node:crypto on first use.
  */
-import { createRequire } from 'node:module';
-
-declare const require: NodeJS.Require | undefined;
-const load: NodeJS.Require = typeof require === 'function' ? require : createRequire(import.meta.url);
+import { nodeRequire as load } from '../node-require.js';
 
 /** Four independent 32-bit lanes (FNV-1a style, murmur3 finaliser): 32 hex digits. */
 export function fastHash(s: string): string {

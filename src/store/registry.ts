@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fastHash, randomSuffix } from '../domain/hash.js';
+import { randomSuffix } from '../domain/hash.js';
 import { CliError } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import { withFileLock } from './lock.js';
@@ -22,8 +22,29 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-function digest(text: string): string {
-  return fastHash(text);
+/**
+ * What identifies one version of the file without reading it all: inode, size, and the change time,
+ * which every write, rename or chmod updates and nobody can set by hand.
+ */
+function stamp(st: fs.BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** The file's text and the stamp of exactly the version that was read. */
+function readStamped(file: string): { text: string; stamp: string } | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    return { text: fs.readFileSync(fd, 'utf8'), stamp: stamp(st) };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export interface LoadResult {
@@ -50,14 +71,15 @@ export class RegistryStore {
   /**
    * Read the registry; a missing file is an empty registry. A corrupt one is moved aside loudly.
    * The zod schema (a heavy module) is loaded only when the file is not byte-for-byte what
-   * codex-auth itself last wrote (its hash is kept in registry.json.sum): a hand edit, an older
+   * codex-auth itself last wrote or validated (its inode, size and change times are kept in registry.json.sum): a hand edit, an older
    * or newer version, a torn disk — everything else is validated in full.
    */
   async load(): Promise<Registry> {
-    const text = readFileIfExists(this.paths.registry);
-    if (text === null) return emptyRegistry();
+    const read = readStamped(this.paths.registry);
+    if (read === null) return emptyRegistry();
+    const text = read.text;
     const known = readFileIfExists(this.digestFile);
-    if (known !== null && known.trim() === digest(text)) {
+    if (known !== null && known.trim() === read.stamp) {
       try {
         const doc = JSON.parse(text) as Registry;
         if (doc.version === REGISTRY_VERSION) return doc;
@@ -95,7 +117,7 @@ export class RegistryStore {
     }
     // Valid as it stands: remember that, so the next run can skip the schema (a stale or raced
     // digest only ever causes one more full validation, never acceptance of other content).
-    if (migrated === doc && deepEqual(parsed.data, doc)) this.writeDigest(text);
+    if (migrated === doc && deepEqual(parsed.data, doc)) this.writeDigest(read.stamp);
     return parsed.data;
   }
 
@@ -118,14 +140,18 @@ export class RegistryStore {
     ensurePrivateDir(this.paths.home);
     const text = `${JSON.stringify(reg, null, 2)}\n`;
     atomicWriteFile(this.paths.registry, text);
-    this.writeDigest(text);
+    try {
+      this.writeDigest(stamp(fs.statSync(this.paths.registry, { bigint: true })));
+    } catch {
+      /* no digest: the next read validates in full */
+    }
   }
 
   /** The digest is only a shortcut: losing it (a crash right here) just means one full validation. */
-  private writeDigest(text: string): void {
+  private writeDigest(value: string): void {
     const tmp = path.join(this.paths.home, `.registry.json.sum.${randomSuffix()}.tmp`);
     try {
-      fs.writeFileSync(tmp, `${digest(text)}\n`, { mode: 0o600, flag: 'wx' });
+      fs.writeFileSync(tmp, `${value}\n`, { mode: 0o600, flag: 'wx' });
       fs.renameSync(tmp, this.digestFile);
     } catch {
       try {
