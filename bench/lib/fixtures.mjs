@@ -113,7 +113,8 @@ export function writeCachedUsage(codexHome) {
     };
     a.lastActivityAt = new Date(now - i * 3_600_000).toISOString();
   });
-  fs.writeFileSync(file, `${JSON.stringify(reg, null, 2)}\n`, { mode: 0o600 });
+  // The same compact form codex-auth writes (the benchmark measures reading what the tool keeps).
+  fs.writeFileSync(file, `${JSON.stringify(reg)}\n`, { mode: 0o600 });
 }
 
 /**

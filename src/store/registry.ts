@@ -138,7 +138,8 @@ export class RegistryStore {
 
   save(reg: Registry): void {
     ensurePrivateDir(this.paths.home);
-    const text = `${JSON.stringify(reg, null, 2)}\n`;
+    // Compact: it is read on every run (a third smaller than indented, so faster to read and parse).
+    const text = `${JSON.stringify(reg)}\n`;
     atomicWriteFile(this.paths.registry, text);
     try {
       this.writeDigest(stamp(fs.statSync(this.paths.registry, { bigint: true })));
