@@ -32,8 +32,9 @@ describe('registry digest', () => {
 
   it('validates in full when the file no longer matches its digest: a bad edit is caught, not trusted', async () => {
     store.save(emptyRegistry());
-    const text = fs.readFileSync(file(), 'utf8');
-    fs.writeFileSync(file(), text.replace('"accounts": []', '"accounts": "broken"'));
+    const doc = JSON.parse(fs.readFileSync(file(), 'utf8'));
+    doc.accounts = 'broken';
+    fs.writeFileSync(file(), JSON.stringify(doc));
     const reg = await store.load();
     expect(reg.accounts).toEqual([]);
     expect(warnings.join('\n')).toMatch(/registry\.json is corrupt \(accounts: /);
