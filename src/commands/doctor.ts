@@ -18,7 +18,7 @@ import { numbered } from '../domain/view.js';
 import { CliError, describeError, errnoCode } from '../errors.js';
 import type { CodexConfig } from '../store/codex-config.js';
 import type { KeyringBackend, KeyringProbeResult } from '../store/keyring.js';
-import type { Paths } from '../store/paths.js';
+import { type Paths, pathsUnder } from '../store/paths.js';
 import { migrate, Registry, REGISTRY_VERSION } from '../store/registry-schema.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -97,19 +97,7 @@ interface HomeInfo {
 }
 
 function layout(codexHome: string, app: App): Paths {
-  const home = app.env.CODEX_AUTH_HOME ? path.resolve(app.ctx.cwd, app.env.CODEX_AUTH_HOME) : path.join(codexHome, 'codex-auth');
-  return {
-    codexHome,
-    codexHomeExists: false,
-    authJson: path.join(codexHome, 'auth.json'),
-    configToml: path.join(codexHome, 'config.toml'),
-    home,
-    registry: path.join(home, 'registry.json'),
-    registryLock: path.join(home, 'registry.lock'),
-    accountsDir: path.join(home, 'accounts'),
-    backupsDir: path.join(home, 'backups'),
-    eventsLog: path.join(home, 'events.jsonl'),
-  };
+  return pathsUnder(codexHome, false, { env: app.env, cwd: app.ctx.cwd });
 }
 
 function resolveForDoctor(app: App): HomeInfo {

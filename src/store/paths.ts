@@ -43,6 +43,11 @@ export function resolvePaths(opts: { codexHomeFlag?: string; env: NodeJS.Process
     codexHome = path.join(opts.homedir, '.codex');
     exists = fs.existsSync(codexHome);
   }
+  return pathsUnder(codexHome, exists, opts);
+}
+
+/** The file layout below a Codex home, with no checks (doctor uses it for a home that is missing). */
+export function pathsUnder(codexHome: string, exists: boolean, opts: { env: NodeJS.ProcessEnv; cwd: string }): Paths {
   const home = opts.env.CODEX_AUTH_HOME ? path.resolve(opts.cwd, opts.env.CODEX_AUTH_HOME) : path.join(codexHome, 'codex-auth');
   return {
     codexHome,
