@@ -92,61 +92,36 @@ function controlKey(cp: number): Key | undefined {
   }
 }
 
+/** Final letters that mean the same key after CSI (`ESC [`) and SS3 (`ESC O`). */
+const ARROWS: Record<string, Key> = {
+  A: { name: 'up' },
+  B: { name: 'down' },
+  C: { name: 'right' },
+  D: { name: 'left' },
+  H: { name: 'home' },
+  F: { name: 'end' },
+};
+
+/** `ESC [ params ~` keys, by their first parameter. */
+const TILDE: Record<string, Key> = {
+  '1': { name: 'home' },
+  '7': { name: 'home' },
+  '4': { name: 'end' },
+  '8': { name: 'end' },
+  '3': { name: 'delete' },
+  '5': { name: 'pageup' },
+  '6': { name: 'pagedown' },
+};
+
 function csiKey(params: string, final: string): Key | undefined {
-  switch (final) {
-    case 'A':
-      return { name: 'up' };
-    case 'B':
-      return { name: 'down' };
-    case 'C':
-      return { name: 'right' };
-    case 'D':
-      return { name: 'left' };
-    case 'H':
-      return { name: 'home' };
-    case 'F':
-      return { name: 'end' };
-    case '~':
-      switch (params.split(';')[0]) {
-        case '1':
-        case '7':
-          return { name: 'home' };
-        case '4':
-        case '8':
-          return { name: 'end' };
-        case '3':
-          return { name: 'delete' };
-        case '5':
-          return { name: 'pageup' };
-        case '6':
-          return { name: 'pagedown' };
-        default:
-          return undefined; // insert, function keys, bracketed-paste markers (200~/201~)
-      }
-    default:
-      return undefined;
-  }
+  // Other `~` keys — insert, function keys, bracketed-paste markers (200~/201~) — mean nothing here.
+  if (final === '~') return TILDE[params.split(';')[0] ?? ''];
+  return ARROWS[final];
 }
 
 function ss3Key(final: string): Key | undefined {
-  switch (final) {
-    case 'A':
-      return { name: 'up' };
-    case 'B':
-      return { name: 'down' };
-    case 'C':
-      return { name: 'right' };
-    case 'D':
-      return { name: 'left' };
-    case 'H':
-      return { name: 'home' };
-    case 'F':
-      return { name: 'end' };
-    case 'M':
-      return { name: 'enter' }; // keypad Enter in application mode
-    default:
-      return undefined;
-  }
+  if (final === 'M') return { name: 'enter' }; // keypad Enter in application mode
+  return ARROWS[final];
 }
 
 /** Matches the escape sequence starting at s[i] (which is ESC). */
