@@ -73,9 +73,9 @@ function load() {
   return mod.exports;
 }
 
-load()
-  .runCli(process.argv.slice(2))
-  .then((code) => {
-    // Exit as soon as output is flushed: a keyring call cut off by its timeout must not keep us alive.
-    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
-  });
+const cli = load();
+cli.runCli(process.argv.slice(2)).then((code) =>
+  // Exit as soon as output is flushed: a keyring call cut off by its timeout must not keep us alive.
+  // (Output to files and pipes is written synchronously; only streams need flushing.)
+  cli.flushStreams().then(() => process.exit(code)),
+);

@@ -8,6 +8,7 @@ import type { Ctx } from './context.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
+export { flushStreams } from './context.js';
 
 export interface FastCall {
   command: 'list' | 'switch' | 'status';

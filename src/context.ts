@@ -65,20 +65,61 @@ function isTerminal(fd: number): boolean {
   return (nodeRequire('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
+/** Streams created by lazyOut in any bundle of this process, for flushStreams() before exiting. */
+const OPENED = Symbol.for('codex-auth.opened-streams');
+function opened(): NodeJS.WriteStream[] {
+  const g = globalThis as unknown as Record<symbol, NodeJS.WriteStream[] | undefined>;
+  return (g[OPENED] ??= []);
+}
+
+/** Resolves once everything written through a stream has been handed to the OS. */
+export function flushStreams(): Promise<void> {
+  return Promise.all(opened().map((s) => new Promise<void>((resolve) => (s.writableLength === 0 ? resolve() : s.write('', () => resolve()))))).then(() => undefined);
+}
+
 /**
- * A stream of this process, created on first write: building process.stderr (and, above all,
- * process.stdin) costs more start-up time than a whole `list`, and most runs never touch them.
- * Whether it is a terminal is asked of the file descriptor, without creating the stream.
+ * Output to fd 1 or 2. A terminal gets Node's stream (created on first use). Anything else — a
+ * file, a pipe, /dev/null — is written synchronously with write(2), which is what Node's streams do
+ * for files and pipes too, without loading node:net and the stream machinery (building
+ * process.stdout costs more start-up time than a whole `list`). A non-blocking pipe that is full
+ * (EAGAIN) hands the rest to the stream, which waits; a closed pipe (EPIPE: `| head`) swallows the
+ * rest. Whether it is a terminal is asked of the file descriptor, without creating the stream.
  */
 function lazyOut(fd: 1 | 2, get: () => NodeJS.WriteStream): OutStream {
   let tty: boolean | undefined;
+  let stream: NodeJS.WriteStream | null = null;
+  let closed = false;
+  const viaStream = (chunk: string | Buffer) => {
+    if (stream === null) {
+      stream = get();
+      opened().push(stream);
+    }
+    return stream.write(chunk);
+  };
   return {
-    write: (chunk: string) => get().write(chunk),
+    write(chunk: string) {
+      if (closed) return true;
+      if (stream !== null || this.isTTY) return viaStream(chunk);
+      const buf = Buffer.from(chunk, 'utf8');
+      let off = 0;
+      try {
+        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+        return true;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') return viaStream(buf.subarray(off));
+        if (code === 'EPIPE') {
+          closed = true;
+          return true;
+        }
+        throw e;
+      }
+    },
     get isTTY() {
       return (tty ??= isTerminal(fd));
     },
     get columns() {
-      return this.isTTY ? get().columns : undefined;
+      return this.isTTY ? (stream ?? get()).columns : undefined;
     },
   };
 }

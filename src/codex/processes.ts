@@ -1,8 +1,8 @@
 /** Finding running Codex processes, to warn that they keep their old account until restarted. */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ProcessInfo } from '../context.js';
+import { nodeRequire } from '../node-require.js';
 
 function isCodexArgv(argv: string[]): boolean {
   const [exe, script] = argv;
@@ -20,6 +20,12 @@ export async function findCodexProcesses(platform: NodeJS.Platform): Promise<Pro
   return fromPs();
 }
 
+const CODEX = Buffer.from('codex');
+
+/**
+ * Every process's command line, read into one reused buffer: a switch runs this on every call, and a
+ * desktop has hundreds of processes. Only a command line that mentions "codex" is decoded.
+ */
 function fromProc(): ProcessInfo[] {
   const out: ProcessInfo[] = [];
   let entries: string[];
@@ -28,21 +34,35 @@ function fromProc(): ProcessInfo[] {
   } catch {
     return out;
   }
+  const buf = Buffer.allocUnsafe(4096);
   for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
+    const c = e.charCodeAt(0);
+    if (c < 48 || c > 57 || !/^\d+$/.test(e)) continue;
     const pid = Number(e);
     if (pid === process.pid) continue;
+    let fd: number;
     try {
-      const argv = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      fd = fs.openSync(`/proc/${e}/cmdline`, 'r');
+    } catch {
+      continue; // exited meanwhile
+    }
+    try {
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      const head = buf.subarray(0, n);
+      if (head.indexOf(CODEX) === -1) continue;
+      const argv = head.toString('utf8').split('\0').filter(Boolean);
       if (isCodexArgv(argv)) out.push({ pid, command: 'codex' });
     } catch {
       /* exited meanwhile */
+    } finally {
+      fs.closeSync(fd);
     }
   }
   return out;
 }
 
 function fromPs(): Promise<ProcessInfo[]> {
+  const { execFile } = nodeRequire('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve) => {
     execFile('ps', ['-axo', 'pid=,args='], { timeout: 2000 }, (err, stdout) => {
       if (err) return resolve([]);

@@ -1,13 +1,18 @@
 /**
  * Codex's own locks around auth.json (CODEX-FACTS.md §9): an exclusive flock on auth.lock, then on
- * auth.json.lock. Node has no flock(2), and fcntl locks do not exclude flock locks, so a small child
- * process takes real flocks (util-linux flock(1), else python3's fcntl.flock) and holds them until we
- * close its stdin. If we die, its stdin closes and the locks go with it.
+ * auth.json.lock. Node has no flock(2), and fcntl locks do not exclude flock locks, so a helper
+ * process takes them — util-linux flock(1), else python3's fcntl.flock — on file descriptors it
+ * inherits from us: `flock -x 3` locks the open file description we share with it and exits, and
+ * the lock stays ours until we close our descriptor (or die: the kernel closes it for us).
+ *
+ * Fast path: one non-blocking attempt per lock, a helper that lives a millisecond, spawned without
+ * loading node:child_process. Only when a lock is busy (Codex is writing) does a blocking helper
+ * wait for it, asynchronously, up to the timeout.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
+import { nodeRequire } from '../node-require.js';
 
 export interface CodexLockOptions {
   timeoutSec?: number;
@@ -15,15 +20,18 @@ export interface CodexLockOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const PY = [
-  'import fcntl,sys,signal,time',
-  'signal.signal(signal.SIGALRM, lambda *a: sys.exit(3))',
-  'signal.alarm(int(sys.argv[3]))',
-  "a=open(sys.argv[1],'a'); fcntl.flock(a, fcntl.LOCK_EX)",
-  "b=open(sys.argv[2],'a'); fcntl.flock(b, fcntl.LOCK_EX)",
-  'signal.alarm(0)',
-  "sys.stdout.write('L\\n'); sys.stdout.flush()",
-  'sys.stdin.read()',
+/** A program that flocks its inherited fd 3 and exits: 0 locked, 1 busy (non-blocking) or timed out. */
+type Locker = { file: string; args: (blocking: boolean, timeoutSec: number) => string[] };
+
+const PY_LOCK = [
+  'import fcntl,sys,signal',
+  'blocking = sys.argv[1] == "1"',
+  'signal.signal(signal.SIGALRM, lambda *a: sys.exit(1))',
+  'signal.alarm(int(sys.argv[2]))',
+  'try:',
+  '    fcntl.flock(3, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))',
+  'except OSError:',
+  '    sys.exit(1)',
 ].join('\n');
 
 function which(cmd: string, env: NodeJS.ProcessEnv): string | null {
@@ -40,63 +48,147 @@ function which(cmd: string, env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
-export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise<T> | T, opts: CodexLockOptions = {}): Promise<T> {
-  const env = opts.env ?? process.env;
-  const timeout = opts.timeoutSec ?? 30;
-  const lockA = path.join(codexHome, 'auth.lock');
-  const lockB = path.join(codexHome, 'auth.json.lock');
-  // Create the lock files ourselves first, so an unwritable CODEX_HOME is reported as such. Never
-  // through a symbolic link: that could create (or lock) a file anywhere the link points.
-  for (const f of [lockA, lockB]) {
+function findLocker(env: NodeJS.ProcessEnv): Locker | null {
+  const flock = which('flock', env);
+  if (flock) return { file: flock, args: (blocking, t) => (blocking ? ['-x', '-w', String(t), '3'] : ['-x', '-n', '3']) };
+  const py = which('python3', env);
+  if (py) return { file: py, args: (blocking, t) => ['-c', PY_LOCK, blocking ? '1' : '0', String(t)] };
+  return null;
+}
+
+/** What a helper run came to: its exit status, or null when it could not be started or was killed. */
+type RunSync = (file: string, args: string[], fd: number) => number | null;
+
+interface SpawnSyncBinding {
+  spawn(options: Record<string, unknown>): { status: number | null; signal: string | null; error?: number };
+}
+
+let binding: SpawnSyncBinding | null | undefined;
+
+/**
+ * Node's own synchronous spawn, as child_process.spawnSync uses it. Loading node:child_process
+ * (and with it node:net and the streams) costs more than the whole rest of a switch, so the
+ * non-blocking attempt goes straight to the binding where this Node has it the way Node 20–24 do;
+ * anything else takes the public API.
+ */
+function spawnBinding(): SpawnSyncBinding | null {
+  if (binding !== undefined) return binding;
+  binding = null;
+  const major = Number(process.versions.node.split('.')[0]);
+  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  // process.binding is deprecated (DEP0111, a warning only under --pending-deprecation): never risk a warning.
+  if (major < 20 || major > 24 || /deprecation/.test(flags)) return binding;
+  try {
+    const b = (process as unknown as { binding(name: string): unknown }).binding('spawn_sync') as SpawnSyncBinding;
+    if (typeof b?.spawn === 'function') binding = b;
+  } catch {
+    binding = null;
+  }
+  return binding;
+}
+
+const runSync: RunSync = (file, args, fd) => {
+  const b = spawnBinding();
+  if (b) {
     try {
-      fs.closeSync(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600));
-    } catch (e) {
-      if (errnoCode(e) === 'ELOOP') {
-        throw new CliError('codex_lock_symlink', `${f} is a symbolic link, not Codex's lock file; nothing was changed. Remove it (rm "${f}") and try again.`);
-      }
-      throw new CliError(
-        'codex_home_unwritable',
-        `Cannot write in ${codexHome} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} on ${path.basename(f)}); nothing was changed. Check that the directory is writable.`,
-      );
+      const r = b.spawn({
+        file,
+        args: [path.basename(file), ...args],
+        envPairs: ['LC_ALL=C'],
+        stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }, { type: 'fd', fd }],
+        killSignal: 15,
+        timeout: 10_000,
+      });
+      return typeof r.error === 'number' || r.signal !== null ? null : r.status;
+    } catch {
+      /* fall through to the public API */
     }
   }
-  let argv: string[] | null = null;
-  const flock = which('flock', env);
-  if (flock) {
-    argv = [flock, '-x', '-w', String(timeout), lockA, flock, '-x', '-w', String(timeout), lockB, 'sh', '-c', 'echo L; exec cat >/dev/null'];
-  } else {
-    const py = which('python3', env);
-    if (py) argv = [py, '-c', PY, lockA, lockB, String(timeout)];
-  }
-  if (!argv) {
-    opts.debug?.('neither flock(1) nor python3 found: writing auth.json without Codex\'s locks');
-    return fn();
-  }
-  const [cmd, ...args] = argv as [string, ...string[]];
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'] });
-  const exited = new Promise<number | null>((resolve) => {
+  return runSyncPublic(file, args, fd);
+};
+
+/** The same through node:child_process (any Node); exported for the tests. */
+export const runSyncPublic: RunSync = (file, args, fd) => {
+  const { spawnSync } = nodeRequire('node:child_process') as typeof import('node:child_process');
+  const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore', fd], env: { LC_ALL: 'C' }, timeout: 10_000 });
+  return r.error || r.signal ? null : r.status;
+};
+
+/** The blocking attempt: asynchronous, so a waiting `watch` still answers Ctrl-C. */
+function runAsync(file: string, args: string[], fd: number): Promise<number | null> {
+  const { spawn } = nodeRequire('node:child_process') as typeof import('node:child_process');
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore', fd], env: { LC_ALL: 'C' } });
+    child.on('error', () => resolve(null));
     child.on('exit', (code) => resolve(code));
-    child.on('error', () => resolve(-1));
   });
-  const acquired = await new Promise<boolean>((resolve) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('L\n')) resolve(true);
-    });
-    void exited.then(() => resolve(false));
-  });
-  if (!acquired) {
+}
+
+function openLockFile(file: string, codexHome: string): number {
+  try {
+    // Never through a symbolic link: that could create (or lock) a file anywhere the link points.
+    return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+  } catch (e) {
+    if (errnoCode(e) === 'ELOOP') {
+      throw new CliError('codex_lock_symlink', `${file} is a symbolic link, not Codex's lock file; nothing was changed. Remove it (rm "${file}") and try again.`);
+    }
     throw new CliError(
-      'codex_locked',
-      `Codex is holding its auth lock (${lockA}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`,
+      'codex_home_unwritable',
+      `Cannot write in ${codexHome} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} on ${path.basename(file)}); nothing was changed. Check that the directory is writable.`,
     );
   }
-  opts.debug?.(`holding Codex's flocks on ${lockA} and ${lockB}`);
+}
+
+export interface CodexLockDeps {
+  runSync?: RunSync;
+  runAsync?: (file: string, args: string[], fd: number) => Promise<number | null>;
+}
+
+export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise<T> | T, opts: CodexLockOptions = {}, deps: CodexLockDeps = {}): Promise<T> {
+  const env = opts.env ?? process.env;
+  const timeout = opts.timeoutSec ?? 30;
+  const sync = deps.runSync ?? runSync;
+  const wait = deps.runAsync ?? runAsync;
+  const files = [path.join(codexHome, 'auth.lock'), path.join(codexHome, 'auth.json.lock')];
+  const fds: number[] = [];
+  const release = () => {
+    for (const fd of fds.splice(0)) {
+      try {
+        fs.closeSync(fd); // the last descriptor of the open file description: the flock goes with it
+      } catch {
+        /* already closed */
+      }
+    }
+  };
   try {
+    // Both files first, so an unwritable CODEX_HOME is reported as such before any lock is taken.
+    for (const f of files) fds.push(openLockFile(f, codexHome));
+    const locker = findLocker(env);
+    if (!locker) {
+      opts.debug?.("neither flock(1) nor python3 found: writing auth.json without Codex's locks");
+      release();
+      return await fn();
+    }
+    // In Codex's order: auth.lock, then auth.json.lock.
+    for (let i = 0; i < files.length; i += 1) {
+      const fd = fds[i] as number;
+      let status = sync(locker.file, locker.args(false, timeout), fd);
+      if (status !== 0) {
+        opts.debug?.(`${files[i]} is locked (Codex is writing its credentials): waiting up to ${timeout}s`);
+        status = await wait(locker.file, locker.args(true, timeout), fd);
+      }
+      if (status !== 0) {
+        throw new CliError(
+          'codex_locked',
+          status === 1
+            ? `Codex is holding its auth lock (${files[i]}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`
+            : `Could not take Codex's auth lock (${files[i]}): ${path.basename(locker.file)} failed; nothing was changed.`,
+        );
+      }
+    }
+    opts.debug?.(`holding Codex's flocks on ${files[0]} and ${files[1]}`);
     return await fn();
   } finally {
-    child.stdin.end();
-    await exited;
+    release();
   }
 }
