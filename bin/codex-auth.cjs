@@ -2,14 +2,31 @@
 'use strict';
 // Launcher: loads dist/cli.cjs through V8's code cache (the same idea as Node 22's
 // module.enableCompileCache, which Node 20 lacks), so repeated runs skip compiling the bundle.
-// The cache lives in $XDG_CACHE_HOME/codex-auth (or ~/.cache/codex-auth), keyed by Node's version
-// and the bundle's size and mtime; V8 itself rejects a cache that does not match the source.
+// The cache lives in $XDG_CACHE_HOME/codex-auth (or ~/.cache/codex-auth), one file per kind of run
+// (list, switch, status, --version, anything else: each compiles different functions), keyed by
+// Node's version and the bundle's size and mtime; V8 itself rejects a cache that does not match
+// the source. A cache holds what the run that wrote it compiled, so the first few runs of a kind
+// each write a next generation holding their own functions too (a switch that was a no-op, then a
+// real one); from the third on it is only read.
 // Set NODE_DISABLE_COMPILE_CACHE=1 to load the bundle the ordinary way.
 const fs = require('node:fs');
 const path = require('node:path');
 const Module = require('node:module');
 
 const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
+const GENERATIONS = 3;
+
+/** Which kind of run this is, for the cache's name only (dist/cli.cjs parses the command line). */
+function kindOf(argv) {
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    if (a === '--version' || a === '-V') return 'version';
+    if (a === '--codex-home') i += 1;
+    else if (a.startsWith('-')) continue;
+    else return a === 'list' || a === 'ls' ? 'list' : a === 'switch' || a === 'status' ? a : 'other';
+  }
+  return 'other';
+}
 
 function load() {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return require(file);
@@ -24,7 +41,9 @@ function load() {
   }
   const home = process.env.HOME || require('node:os').homedir();
   const dir = path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'codex-auth');
-  const cacheFile = path.join(dir, `cli-${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}.v8`);
+  const key = `${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}`;
+  const name = `cli-${kindOf(process.argv.slice(2))}-${key}`;
+  const cacheFile = (gen) => path.join(dir, `${name}.${gen}.v8`);
   // Compiled code is code: trust the cache only in a real directory of ours that nobody else can
   // write to, and only a regular file of ours in it.
   const trusted = (p, isDir) => {
@@ -37,11 +56,16 @@ function load() {
     }
   };
   let cachedData;
-  if (trusted(dir, true) && trusted(cacheFile, false)) {
-    try {
-      cachedData = fs.readFileSync(cacheFile);
-    } catch {
-      cachedData = undefined;
+  let gen = 0;
+  if (trusted(dir, true)) {
+    for (let g = GENERATIONS; g >= 1 && cachedData === undefined; g -= 1) {
+      if (!trusted(cacheFile(g), false)) continue;
+      try {
+        cachedData = fs.readFileSync(cacheFile(g));
+        gen = g;
+      } catch {
+        cachedData = undefined;
+      }
     }
   }
   const script = new vm.Script(Module.wrap(src), { filename: file, cachedData });
@@ -50,12 +74,15 @@ function load() {
   mod.paths = Module._nodeModulePaths(path.dirname(file));
   script.runInThisContext().call(mod.exports, mod.exports, (id) => mod.require(id), mod, file, path.dirname(file));
   mod.loaded = true;
-  if (cachedData === undefined || script.cachedDataRejected) {
+  const rejected = cachedData !== undefined && script.cachedDataRejected;
+  if (gen < GENERATIONS || rejected) {
+    const next = rejected ? 1 : gen + 1;
     process.once('exit', () => {
       try {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         if (!trusted(dir, true)) return;
-        const tmp = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+        const target = cacheFile(next);
+        const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
         const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW = 0 } = fs.constants;
         const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
         try {
@@ -63,8 +90,12 @@ function load() {
         } finally {
           fs.closeSync(fd);
         }
-        fs.renameSync(tmp, cacheFile);
-        for (const old of fs.readdirSync(dir)) if (old.startsWith('cli-') && old !== path.basename(cacheFile)) fs.rmSync(path.join(dir, old), { force: true });
+        fs.renameSync(tmp, target);
+        // Older generations of this kind, and caches of another Node or another build of the bundle.
+        for (const old of fs.readdirSync(dir)) {
+          if (!old.startsWith('cli-') || old === path.basename(target)) continue;
+          if (old.startsWith(`${name}.`) || !old.includes(`-${key}.`)) fs.rmSync(path.join(dir, old), { force: true });
+        }
       } catch {
         // A cache is an optimisation only.
       }

@@ -48,10 +48,10 @@ function pythonOnlyPath(): string {
 
 const havePython = spawnSync('sh', ['-c', 'command -v python3']).status === 0;
 
-describe.each([
-  ['flock(1)', () => process.env],
-  ...(havePython ? ([['python3', () => ({ PATH: pythonOnlyPath() })]] as const) : []),
-])("Codex's flocks through %s", (_name, env) => {
+const lockers: [string, () => NodeJS.ProcessEnv][] = [['flock(1)', () => process.env]];
+if (havePython) lockers.push(['python3', () => ({ PATH: pythonOnlyPath() })]);
+
+describe.each(lockers)("Codex's flocks through %s", (_name, env) => {
   it('holds both locks while fn runs, and releases them after', async () => {
     let inside: boolean[] = [];
     const out = await withCodexAuthLocks(home, () => {
