@@ -1,5 +1,6 @@
 /** `codex-auth switch [QUERY|-]`: make an account the one Codex uses, atomically. */
 import type { App } from '../app.js';
+import type { ProcessInfo } from '../context.js';
 import { describeAccount } from '../domain/accounts.js';
 import { compareSnapshotMeta, snapshotMeta } from '../domain/accounts.js';
 import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
@@ -23,19 +24,29 @@ export interface SwitchResult {
 }
 
 /**
- * The switch itself, shared with automatic fallback: under the registry lock and Codex's own locks,
- * save the live credentials back into their account, back them up, write the target's snapshot where
- * Codex reads it, and read it back to verify.
+ * Why a switch happens. The switch itself is performSwitch, shared with automatic fallback.
  */
 export type SwitchReason =
   | { kind: 'manual' }
   /** An automatic switch decided while `expectActive` was active: skipped if that changed meanwhile. */
   | { kind: 'fallback'; state: FallbackState | null; expectActive: string | null };
 
-export async function performSwitch(app: App, targetId: string, reason: SwitchReason = { kind: 'manual' }): Promise<SwitchResult> {
+/**
+ * The switch: under Codex's own locks and then the registry lock (always in that order: nothing
+ * waits for Codex's locks while holding the registry's), save the live credentials back into their
+ * account, back them up, write the target's snapshot where Codex reads it, and read it back to
+ * verify. `meanwhile` runs while Codex's locks are being taken.
+ */
+export async function performSwitch(
+  app: App,
+  targetId: string,
+  reason: SwitchReason = { kind: 'manual' },
+  opts: { meanwhile?: () => void } = {},
+): Promise<SwitchResult> {
   const live = await app.live();
-  return app.registry.update(async (reg) =>
-    live.withLock(async () => {
+  return live.withLock(
+    () =>
+      app.registry.update(async (reg) => {
       await syncInto(app, reg);
       const target = reg.accounts.find((a) => a.id === targetId);
       if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
@@ -71,7 +82,8 @@ export async function performSwitch(app: App, targetId: string, reason: SwitchRe
       target.lastActivityAt = now.toISOString();
       if (reason.kind === 'fallback') reg.fallbackState = reason.state;
       return { switched: true, from, to: target, backup };
-    }),
+      }),
+    opts,
   );
 }
 
@@ -117,10 +129,13 @@ function sameJson(a: string, b: string): boolean {
   }
 }
 
-/** Things that keep a switch from taking effect, for the user to know. */
-export async function switchWarnings(app: App): Promise<string[]> {
+/**
+ * Things that keep a switch from taking effect, for the user to know. `procs`: the running Codex
+ * processes, when already looked up.
+ */
+export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<string[]> {
   const warnings: string[] = [];
-  const procs = await app.ctx.codexProcesses().catch(() => []);
+  procs ??= await app.ctx.codexProcesses().catch(() => []);
   if (procs.length > 0) {
     warnings.push(
       `${procs.length} running Codex process${procs.length > 1 ? 'es keep' : ' keeps'} the old account until restarted (pid ${procs.map((p) => p.pid).join(', ')}).`,
@@ -136,8 +151,11 @@ export async function switchCommand(app: App, args: unknown[], _opts: SwitchOpti
   const query = args[0] as string | undefined;
   const reg = await loadSynced(app);
   const target = await selectAccount(app, reg, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
-  const result = await performSwitch(app, target.id);
-  const warnings = result.switched ? await switchWarnings(app) : [];
+  // Running Codex processes are looked up while Codex's locks are being taken (helper processes
+  // do that): the lookup costs nothing then.
+  let procs: Promise<ProcessInfo[]> | undefined;
+  const result = await performSwitch(app, target.id, { kind: 'manual' }, { meanwhile: () => void (procs = app.ctx.codexProcesses().catch(() => [])) });
+  const warnings = result.switched ? await switchWarnings(app, await procs) : [];
   if (app.out.json) {
     app.out.document({
       switched: result.switched,

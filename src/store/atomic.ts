@@ -12,10 +12,15 @@ const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
 /** Create `dir` (and parents) with mode 0700 when missing. Existing directories keep their mode. */
 export function ensurePrivateDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    if (errnoCode(e) !== 'EEXIST') throw e;
+  // Usually it is there already: one stat answers that.
+  const there = fs.statSync(dir, { throwIfNoEntry: false });
+  if (there?.isDirectory() && ((there.mode & 0o777) === 0o700 || there.uid !== process.getuid?.())) return;
+  if (!there) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+    }
   }
   // mkdir's mode is filtered by the umask only for bits it adds; make the leaf exact.
   const st = fs.statSync(dir);

@@ -5,9 +5,10 @@
  * inherits from us: `flock -x 3` locks the open file description we share with it and exits, and
  * the lock stays ours until we close our descriptor (or die: the kernel closes it for us).
  *
- * Fast path: one non-blocking attempt per lock, a helper that lives a millisecond, spawned without
- * loading node:child_process. Only when a lock is busy (Codex is writing) does a blocking helper
- * wait for it, asynchronously, up to the timeout.
+ * Fast path: one non-blocking attempt per lock, both at once, by helpers that live a millisecond
+ * while this process goes on with `meanwhile` (a switch scans for running Codex processes then).
+ * They are spawned without loading node:child_process where Node has the binding it uses.
+ * Only when a lock is busy (Codex is writing) is it waited for, in Codex's order, up to the timeout.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +22,10 @@ export interface CodexLockOptions {
 }
 
 /** A program that flocks its inherited fd 3 and exits: 0 locked, 1 busy (non-blocking) or timed out. */
-type Locker = { file: string; args: (blocking: boolean, timeoutSec: number) => string[] };
+interface Locker {
+  name: string;
+  command(blocking: boolean, timeoutSec: number): { file: string; args: string[] };
+}
 
 const PY_LOCK = [
   'import fcntl,sys,signal',
@@ -50,79 +54,83 @@ function which(cmd: string, env: NodeJS.ProcessEnv): string | null {
 
 function findLocker(env: NodeJS.ProcessEnv): Locker | null {
   const flock = which('flock', env);
-  if (flock) return { file: flock, args: (blocking, t) => (blocking ? ['-x', '-w', String(t), '3'] : ['-x', '-n', '3']) };
+  if (flock) return { name: 'flock', command: (blocking, t) => ({ file: flock, args: blocking ? ['-x', '-w', String(t), '3'] : ['-x', '-n', '3'] }) };
   const py = which('python3', env);
-  if (py) return { file: py, args: (blocking, t) => ['-c', PY_LOCK, blocking ? '1' : '0', String(t)] };
+  if (py) return { name: 'python3', command: (blocking, t) => ({ file: py, args: ['-c', PY_LOCK, blocking ? '1' : '0', String(t)] }) };
   return null;
 }
 
-/** What a helper run came to: its exit status, or null when it could not be started or was killed. */
-type RunSync = (file: string, args: string[], fd: number) => number | null;
+/** Runs a locker with `fds` as its fds 3, 4…: its exit status, or null when it could not run or was killed. */
+type RunLocker = (file: string, args: string[], fds: readonly number[]) => Promise<number | null>;
 
-interface SpawnSyncBinding {
-  spawn(options: Record<string, unknown>): { status: number | null; signal: string | null; error?: number };
+interface ProcessWrap {
+  spawn(options: Record<string, unknown>): number;
+  close(): void;
+  onexit: (exitCode: number, signal: string | null) => void;
 }
 
-let binding: SpawnSyncBinding | null | undefined;
+let processWrap: (new () => ProcessWrap) | null | undefined;
 
 /**
- * Node's own synchronous spawn, as child_process.spawnSync uses it. Loading node:child_process
- * (and with it node:net and the streams) costs more than the whole rest of a switch, so the
- * non-blocking attempt goes straight to the binding where this Node has it the way Node 20–24 do;
- * anything else takes the public API.
+ * The process handle node:child_process is built on. Loading node:child_process (and with it
+ * node:net and the streams) costs more than the whole rest of a switch, so the helpers go straight
+ * to the binding where this Node has it the way Node 20–24 do; anything else takes the public API.
  */
-function spawnBinding(): SpawnSyncBinding | null {
-  if (binding !== undefined) return binding;
-  binding = null;
+function processWrapClass(): (new () => ProcessWrap) | null {
+  if (processWrap !== undefined) return processWrap;
+  processWrap = null;
   const major = Number(process.versions.node.split('.')[0]);
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   // process.binding is deprecated (DEP0111, a warning only under --pending-deprecation): never risk a warning.
-  if (major < 20 || major > 24 || /deprecation/.test(flags)) return binding;
+  if (major < 20 || major > 24 || /deprecation/.test(flags)) return processWrap;
   try {
-    const b = (process as unknown as { binding(name: string): unknown }).binding('spawn_sync') as SpawnSyncBinding;
-    if (typeof b?.spawn === 'function') binding = b;
+    const b = (process as unknown as { binding(name: string): { Process?: new () => ProcessWrap } }).binding('process_wrap');
+    if (typeof b?.Process === 'function') processWrap = b.Process;
   } catch {
-    binding = null;
+    processWrap = null;
   }
-  return binding;
+  return processWrap;
 }
 
-const runSync: RunSync = (file, args, fd) => {
-  const b = spawnBinding();
-  if (b) {
+const runLocker: RunLocker = (file, args, fds) => {
+  const Process = processWrapClass();
+  if (!Process) return runLockerPublic(file, args, fds);
+  return new Promise((resolve) => {
+    const handle = new Process();
+    handle.onexit = (code, signal) => {
+      handle.close();
+      resolve(signal ? null : code);
+    };
+    let err: number;
     try {
-      const r = b.spawn({
+      err = handle.spawn({
         file,
         args: [path.basename(file), ...args],
         envPairs: ['LC_ALL=C'],
-        stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }, { type: 'fd', fd }],
-        killSignal: 15,
-        timeout: 10_000,
+        stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }, ...fds.map((fd) => ({ type: 'fd', fd }))],
+        detached: false,
+        windowsHide: false,
+        windowsVerbatimArguments: false,
       });
-      return typeof r.error === 'number' || r.signal !== null ? null : r.status;
     } catch {
-      /* fall through to the public API */
+      err = -1;
     }
-  }
-  return runSyncPublic(file, args, fd);
+    if (err !== 0) {
+      handle.close();
+      resolve(null);
+    }
+  });
 };
 
 /** The same through node:child_process (any Node); exported for the tests. */
-export const runSyncPublic: RunSync = (file, args, fd) => {
-  const { spawnSync } = nodeRequire('node:child_process') as typeof import('node:child_process');
-  const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore', fd], env: { LC_ALL: 'C' }, timeout: 10_000 });
-  return r.error || r.signal ? null : r.status;
-};
-
-/** The blocking attempt: asynchronous, so a waiting `watch` still answers Ctrl-C. */
-function runAsync(file: string, args: string[], fd: number): Promise<number | null> {
+export const runLockerPublic: RunLocker = (file, args, fds) => {
   const { spawn } = nodeRequire('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore', fd], env: { LC_ALL: 'C' } });
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore', ...fds], env: { LC_ALL: 'C' } });
     child.on('error', () => resolve(null));
-    child.on('exit', (code) => resolve(code));
+    child.on('exit', (code, signal) => resolve(signal ? null : code));
   });
-}
+};
 
 function openLockFile(file: string, codexHome: string): number {
   try {
@@ -140,26 +148,33 @@ function openLockFile(file: string, codexHome: string): number {
 }
 
 export interface CodexLockDeps {
-  runSync?: RunSync;
-  runAsync?: (file: string, args: string[], fd: number) => Promise<number | null>;
+  runLocker?: RunLocker;
 }
 
-export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise<T> | T, opts: CodexLockOptions = {}, deps: CodexLockDeps = {}): Promise<T> {
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd); // the last descriptor of the open file description: its flock goes with it
+  } catch {
+    /* already closed */
+  }
+}
+
+/**
+ * Run fn holding Codex's two flocks. `meanwhile` runs once the non-blocking attempts are under
+ * way, before they are waited for: work that needs no lock, done while the helpers run.
+ */
+export async function withCodexAuthLocks<T>(
+  codexHome: string,
+  fn: () => Promise<T> | T,
+  opts: CodexLockOptions & { meanwhile?: () => void } = {},
+  deps: CodexLockDeps = {},
+): Promise<T> {
   const env = opts.env ?? process.env;
   const timeout = opts.timeoutSec ?? 30;
-  const sync = deps.runSync ?? runSync;
-  const wait = deps.runAsync ?? runAsync;
-  const files = [path.join(codexHome, 'auth.lock'), path.join(codexHome, 'auth.json.lock')];
+  const run = deps.runLocker ?? runLocker;
+  const files = [path.join(codexHome, 'auth.lock'), path.join(codexHome, 'auth.json.lock')] as const;
   const fds: number[] = [];
-  const release = () => {
-    for (const fd of fds.splice(0)) {
-      try {
-        fs.closeSync(fd); // the last descriptor of the open file description: the flock goes with it
-      } catch {
-        /* already closed */
-      }
-    }
-  };
+  const release = () => fds.splice(0).forEach(closeQuietly);
   try {
     // Both files first, so an unwritable CODEX_HOME is reported as such before any lock is taken.
     for (const f of files) fds.push(openLockFile(f, codexHome));
@@ -167,23 +182,33 @@ export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise
     if (!locker) {
       opts.debug?.("neither flock(1) nor python3 found: writing auth.json without Codex's locks");
       release();
+      opts.meanwhile?.();
       return await fn();
     }
-    // In Codex's order: auth.lock, then auth.json.lock.
-    for (let i = 0; i < files.length; i += 1) {
-      const fd = fds[i] as number;
-      let status = sync(locker.file, locker.args(false, timeout), fd);
-      if (status !== 0) {
-        opts.debug?.(`${files[i]} is locked (Codex is writing its credentials): waiting up to ${timeout}s`);
-        status = await wait(locker.file, locker.args(true, timeout), fd);
+    // Both non-blocking attempts at once (never waiting, so the order does not matter here).
+    const nb = locker.command(false, timeout);
+    const attempts = fds.map((fd) => run(nb.file, nb.args, [fd]));
+    opts.meanwhile?.(); // not awaited: whatever it starts runs while the helpers do
+    const [a, b] = await Promise.all(attempts);
+    if (a !== 0 || b !== 0) {
+      // Busy: Codex is writing. Wait in Codex's order — auth.lock, then auth.json.lock — never
+      // holding auth.json.lock while waiting for auth.lock.
+      if (a !== 0 && b === 0) {
+        closeQuietly(fds[1] as number);
+        fds[1] = openLockFile(files[1], codexHome);
       }
-      if (status !== 0) {
-        throw new CliError(
-          'codex_locked',
-          status === 1
-            ? `Codex is holding its auth lock (${files[i]}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`
-            : `Could not take Codex's auth lock (${files[i]}): ${path.basename(locker.file)} failed; nothing was changed.`,
-        );
+      for (let i = a === 0 ? 1 : 0; i < 2; i += 1) {
+        opts.debug?.(`${files[i]} is locked (Codex is writing its credentials): waiting up to ${timeout}s`);
+        const blocking = locker.command(true, timeout);
+        const got = await run(blocking.file, blocking.args, [fds[i] as number]);
+        if (got !== 0) {
+          throw new CliError(
+            'codex_locked',
+            got === 1
+              ? `Codex is holding its auth lock (${files[i]}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`
+              : `Could not take Codex's auth lock (${files[i]}): ${locker.name} failed; nothing was changed.`,
+          );
+        }
       }
     }
     opts.debug?.(`holding Codex's flocks on ${files[0]} and ${files[1]}`);

@@ -92,9 +92,9 @@ export class KeyringLiveCredentials implements LiveCredentials {
     return this.readKeyring();
   }
 
-  async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
+  async withLock<T>(fn: () => Promise<T> | T, lockOpts: { meanwhile?: () => void } = {}): Promise<T> {
     this.ensureHome();
-    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
+    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...lockOpts, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
   }
 
   /** Write the entry, then remove auth.json as Codex does after a keyring save (call inside withLock). */

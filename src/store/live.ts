@@ -15,8 +15,11 @@ export interface LiveCredentials {
   /** Where the live credentials are, for messages: a path or a keyring entry. */
   readonly location: string;
   read(): Promise<string | null>;
-  /** Run fn holding whatever lock Codex takes around its own writes. */
-  withLock<T>(fn: () => Promise<T> | T): Promise<T>;
+  /**
+   * Run fn holding whatever lock Codex takes around its own writes. `meanwhile`: work that needs no
+   * lock, run while the lock is being taken.
+   */
+  withLock<T>(fn: () => Promise<T> | T, opts?: { meanwhile?: () => void }): Promise<T>;
   /** Write the live credentials (call inside withLock). */
   write(text: string): Promise<void>;
 }
@@ -51,10 +54,10 @@ export class FileLiveCredentials implements LiveCredentials {
     }
   }
 
-  async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
+  async withLock<T>(fn: () => Promise<T> | T, lockOpts: { meanwhile?: () => void } = {}): Promise<T> {
     this.ensureHome();
     const { withCodexAuthLocks } = await import('./codex-lock.js');
-    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
+    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...lockOpts, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
   }
 
   async write(text: string): Promise<void> {

@@ -23,19 +23,29 @@ function charWidth(cp: number): number {
   return 1;
 }
 
+/** Printable ASCII only: as wide as it is long (the common case, answered without a loop). */
+const PLAIN = /^[\x20-\x7e]*$/;
+
 export function visibleWidth(s: string): number {
+  if (PLAIN.test(s)) return s.length;
+  const t = s.replace(ANSI, '');
   let w = 0;
-  for (const ch of s.replace(ANSI, '')) w += charWidth(ch.codePointAt(0) ?? 0);
+  for (let i = 0; i < t.length; i += 1) {
+    const cp = t.codePointAt(i) ?? 0;
+    if (cp > 0xffff) i += 1; // the low half of a surrogate pair
+    w += charWidth(cp);
+  }
   return w;
 }
 
 export function renderColumns(rows: readonly (readonly string[])[], gap = '  '): string {
+  const cellWidths = rows.map((r) => r.map(visibleWidth));
   const widths: number[] = [];
-  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleWidth(cell))));
+  for (const r of cellWidths) r.forEach((w, i) => (widths[i] = Math.max(widths[i] ?? 0, w)));
   return rows
-    .map((r) =>
+    .map((r, k) =>
       r
-        .map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleWidth(cell))))
+        .map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - (cellWidths[k]?.[i] ?? 0))))
         .join(gap)
         .trimEnd(),
     )

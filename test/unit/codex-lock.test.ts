@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runSyncPublic, withCodexAuthLocks } from '../../src/store/codex-lock.js';
+import { runLockerPublic, withCodexAuthLocks } from '../../src/store/codex-lock.js';
 
 let home: string;
 beforeEach(() => {
@@ -63,6 +63,12 @@ describe.each(lockers)("Codex's flocks through %s", (_name, env) => {
     expect([freeNow(lockA()), freeNow(lockB())]).toEqual([true, true]);
   });
 
+  it('runs `meanwhile` once, before fn', async () => {
+    const order: string[] = [];
+    await withCodexAuthLocks(home, () => void order.push('fn'), { env: env(), meanwhile: () => void order.push('meanwhile') });
+    expect(order).toEqual(['meanwhile', 'fn']);
+  });
+
   it('releases both locks when fn throws', async () => {
     await expect(withCodexAuthLocks(home, () => {
       throw new Error('boom');
@@ -79,6 +85,11 @@ describe.each(lockers)("Codex's flocks through %s", (_name, env) => {
     }, { env: env() });
     await new Promise((r) => setTimeout(r, 400));
     expect(ran).toBe(false);
+    // While waiting, in Codex's order: holding auth.lock while waiting for auth.json.lock is what
+    // Codex does too; holding auth.json.lock while waiting for auth.lock would stall a Codex that
+    // holds auth.lock and wants auth.json.lock.
+    if (name === 'auth.lock') expect(freeNow(lockB())).toBe(true);
+    else expect(freeNow(lockA())).toBe(false);
     await other.release();
     await p;
     expect(ran).toBe(true);
@@ -124,7 +135,7 @@ describe("Codex's flocks: edge cases", () => {
     let inside: boolean[] = [];
     await withCodexAuthLocks(home, () => {
       inside = [freeNow(lockA()), freeNow(lockB())];
-    }, {}, { runSync: runSyncPublic });
+    }, {}, { runLocker: runLockerPublic });
     expect(inside).toEqual([false, false]);
     expect([freeNow(lockA()), freeNow(lockB())]).toEqual([true, true]);
   });
@@ -133,7 +144,7 @@ describe("Codex's flocks: edge cases", () => {
     let ran = false;
     const err = await withCodexAuthLocks(home, () => {
       ran = true;
-    }, {}, { runSync: () => null, runAsync: async () => null }).catch((e: unknown) => e);
+    }, {}, { runLocker: async () => null }).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('codex_locked');
     expect(String((err as Error).message)).toMatch(/could not take/i);
     expect(ran).toBe(false);
