@@ -20,11 +20,10 @@ export async function findCodexProcesses(platform: NodeJS.Platform): Promise<Pro
   return fromPs();
 }
 
-const CODEX = Buffer.from('codex');
-
 /**
- * Every process's command line, read into one reused buffer: a switch runs this on every call, and a
- * desktop has hundreds of processes. Only a command line that mentions "codex" is decoded.
+ * Every process's command line. A switch runs this on every call (while its lock helpers run), and
+ * a desktop has hundreds of processes: one readFileSync per process (a single call into Node's C++
+ * side), and only a command line that mentions "codex" is split.
  */
 function fromProc(): ProcessInfo[] {
   const out: ProcessInfo[] = [];
@@ -34,29 +33,19 @@ function fromProc(): ProcessInfo[] {
   } catch {
     return out;
   }
-  const buf = Buffer.allocUnsafe(4096);
   for (const e of entries) {
     const c = e.charCodeAt(0);
     if (c < 48 || c > 57 || !/^\d+$/.test(e)) continue;
     const pid = Number(e);
     if (pid === process.pid) continue;
-    let fd: number;
+    let cmdline: string;
     try {
-      fd = fs.openSync(`/proc/${e}/cmdline`, 'r');
+      cmdline = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
     } catch {
       continue; // exited meanwhile
     }
-    try {
-      const n = fs.readSync(fd, buf, 0, buf.length, 0);
-      const head = buf.subarray(0, n);
-      if (head.indexOf(CODEX) === -1) continue;
-      const argv = head.toString('utf8').split('\0').filter(Boolean);
-      if (isCodexArgv(argv)) out.push({ pid, command: 'codex' });
-    } catch {
-      /* exited meanwhile */
-    } finally {
-      fs.closeSync(fd);
-    }
+    if (!cmdline.includes('codex')) continue;
+    if (isCodexArgv(cmdline.split('\0').filter(Boolean))) out.push({ pid, command: 'codex' });
   }
   return out;
 }

@@ -113,6 +113,38 @@ describe('the compiled-code cache', () => {
   });
 });
 
+describe('the running-Codex warning of switch (a real scan of /proc)', () => {
+  it.skipIf(process.platform !== 'linux')('names running codex processes — the native binary and the npm launcher — and nothing else', async () => {
+    const bob = chatgptAuth({ email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' });
+    fs.writeFileSync(path.join(root, 'bob.json'), JSON.stringify(bob));
+    expect((await run(['import', path.join(root, 'bob.json')])).code).toBe(0);
+    // Stand-ins: a program called codex; node running a script called codex.js; and a process that
+    // only mentions codex in its arguments (not Codex).
+    const bin = path.join(root, 'bin');
+    fs.mkdirSync(bin);
+    fs.copyFileSync('/bin/sleep', path.join(bin, 'codex'));
+    fs.chmodSync(path.join(bin, 'codex'), 0o755);
+    fs.writeFileSync(path.join(bin, 'codex.js'), 'setTimeout(() => {}, 30000);\n');
+    const procs = [
+      spawn(path.join(bin, 'codex'), ['30'], { stdio: 'ignore' }),
+      spawn(process.execPath, [path.join(bin, 'codex.js')], { stdio: 'ignore' }),
+      spawn('/bin/sleep', ['30', 'codex'], { stdio: 'ignore' }),
+    ];
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await run(['switch', 'bob', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const warning = (JSON.parse(r.stdout).warnings as string[]).find((w) => w.includes('running Codex'));
+      expect(warning).toBeDefined();
+      const pids = (/\(pid ([\d, ]+)\)/.exec(warning ?? '')?.[1] ?? '').split(', ').map(Number);
+      expect(pids).toEqual(expect.arrayContaining([procs[0]?.pid, procs[1]?.pid]));
+      expect(pids).not.toContain(procs[2]?.pid);
+    } finally {
+      for (const p of procs) p.kill('SIGKILL');
+    }
+  });
+});
+
 describe('output to files and pipes', () => {
   it('to a file: everything, in order, and the exit code', async () => {
     const out = path.join(root, 'out.json');
