@@ -70,7 +70,7 @@ export async function performSwitch(
       }
       const now = app.now();
       const previous = await live.read();
-      const backup = previous !== null ? backupPrevious(app, reg, previous, now) : null;
+      const backup = previous !== null ? backupPrevious(app, reg, previous, now, live.file) : null;
       await live.write(text);
       const back = await live.read();
       // Compare documents, not bytes: the keyring stores compact JSON.
@@ -92,7 +92,7 @@ export async function performSwitch(
  * account whose secrets live in the keyring are not copied into a file (that would undo the keyring);
  * an API key saved nowhere stops the switch rather than be lost or written to a plain file.
  */
-function backupPrevious(app: App, reg: Registry, previous: string, now: Date): string | null {
+function backupPrevious(app: App, reg: Registry, previous: string, now: Date, liveFile: string | undefined): string | null {
   let auth: ParsedAuth | null = null;
   try {
     auth = parseAuthJson(previous);
@@ -118,7 +118,7 @@ function backupPrevious(app: App, reg: Registry, previous: string, now: Date): s
   }
   if (saved && known?.secret.store === 'keyring') return null;
   // Saved in its account already (sync ran under the same locks): the backup is a convenience.
-  return backupLive(app.paths.backupsDir, previous, now, { durable: !saved });
+  return backupLive(app.paths.backupsDir, previous, now, { durable: !saved, ...(liveFile !== undefined ? { linkFrom: liveFile } : {}) });
 }
 
 function sameJson(a: string, b: string): boolean {

@@ -14,6 +14,8 @@ export interface LiveCredentials {
   readonly mode: CredentialStoreMode;
   /** Where the live credentials are, for messages: a path or a keyring entry. */
   readonly location: string;
+  /** The file they are in, when they are in a file that each write replaces by a rename. */
+  readonly file?: string;
   read(): Promise<string | null>;
   /**
    * Run fn holding whatever lock Codex takes around its own writes. `meanwhile`: work that needs no
@@ -26,12 +28,14 @@ export interface LiveCredentials {
 
 export class FileLiveCredentials implements LiveCredentials {
   readonly location: string;
+  readonly file: string;
   constructor(
     private readonly paths: Paths,
     readonly mode: CredentialStoreMode,
     private readonly opts: { env: NodeJS.ProcessEnv; debug?: (m: string) => void },
   ) {
     this.location = paths.authJson;
+    this.file = paths.authJson;
   }
 
   /** A warning when auth.json can be read by other users (Codex writes it 0600). */
