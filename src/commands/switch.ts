@@ -11,6 +11,7 @@ import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
 import { identifyLocally, loadSynced, setActive, syncInto } from '../sync.js';
+import { isoString } from '../domain/time.js';
 
 export interface SwitchOptions {
   json?: boolean;
@@ -79,7 +80,7 @@ export async function performSwitch(
         throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
       }
       setActive(reg, target.id, now);
-      target.lastActivityAt = now.toISOString();
+      target.lastActivityAt = isoString(now);
       if (reason.kind === 'fallback') reg.fallbackState = reason.state;
       return { switched: true, from, to: target, backup };
       }),

@@ -3,6 +3,7 @@ import type { Account, SecretRef } from '../store/registry-schema.js';
 import { type ChatgptIdentity, credentialFingerprint, type ParsedAuth } from './authfile.js';
 import { maskKey } from './mask.js';
 import { API_KEY_PLAN } from './plans.js';
+import { isoString } from './time.js';
 
 export interface ApiKeyIdentity {
   kind: 'apikey';
@@ -21,7 +22,7 @@ export function snapshotMeta(auth: ParsedAuth): Account['snapshot'] {
 }
 
 export function newAccount(identity: Identity, auth: ParsedAuth, secret: SecretRef, now: Date): Account {
-  const iso = now.toISOString();
+  const iso = isoString(now);
   const base = {
     id: identity.id,
     email: identity.email,

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile, ensurePrivateDir } from './atomic.js';
+import { isoString } from '../domain/time.js';
 
 /**
  * Whether `source` (the live auth.json, about to be replaced by a rename) can simply become the
@@ -26,7 +27,7 @@ function linkable(source: string, text: string): boolean {
 export function backupLive(dir: string, text: string, now: Date, opts: { keep?: number; durable?: boolean; linkFrom?: string } = {}): string {
   const keep = opts.keep ?? 10;
   ensurePrivateDir(dir);
-  const stamp = now.toISOString().replace(/[:.]/g, '-');
+  const stamp = isoString(now).replace(/[:.]/g, '-');
   let file = path.join(dir, `auth-${stamp}.json`);
   for (let i = 1; fs.existsSync(file); i += 1) file = path.join(dir, `auth-${stamp}-${i}.json`);
   let linked = false;

@@ -4,8 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomSuffix } from '../domain/hash.js';
-import { CliError } from '../errors.js';
+import { CliError, errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import { withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
@@ -136,10 +135,10 @@ export class RegistryStore {
     return emptyRegistry();
   }
 
-  save(reg: Registry): void {
+  save(reg: Registry, json: string = JSON.stringify(reg)): void {
     ensurePrivateDir(this.paths.home);
     // Compact: it is read on every run (a third smaller than indented, so faster to read and parse).
-    const text = `${JSON.stringify(reg)}\n`;
+    const text = `${json}\n`;
     atomicWriteFile(this.paths.registry, text);
     try {
       this.writeDigest(stamp(fs.statSync(this.paths.registry, { bigint: true })));
@@ -148,18 +147,27 @@ export class RegistryStore {
     }
   }
 
-  /** The digest is only a shortcut: losing it (a crash right here) just means one full validation. */
-  private writeDigest(value: string): void {
-    const tmp = path.join(this.paths.home, `.registry.json.sum.${randomSuffix()}.tmp`);
+  /**
+   * The digest is only a shortcut: losing it (a crash right here) or tearing it (two writers at
+   * once) just means one full validation, so it is written in place — never through a link.
+   */
+  private writeDigest(value: string, retry = true): void {
+    let fd: number | undefined;
     try {
-      fs.writeFileSync(tmp, `${value}\n`, { mode: 0o600, flag: 'wx' });
-      fs.renameSync(tmp, this.digestFile);
-    } catch {
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        /* not there */
+      fd = fs.openSync(this.digestFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+      fs.writeSync(fd, `${value}\n`);
+    } catch (e) {
+      // A link planted there: remove it (never write through it) and write the file itself.
+      if (retry && errnoCode(e) === 'ELOOP') {
+        try {
+          fs.unlinkSync(this.digestFile);
+          this.writeDigest(value, false);
+        } catch {
+          /* no digest: the next read validates in full */
+        }
       }
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
     }
   }
 
@@ -172,7 +180,8 @@ export class RegistryStore {
         const reg = await this.load();
         const before = JSON.stringify(reg);
         const out = await fn(reg);
-        if (JSON.stringify(reg) !== before) this.save(reg);
+        const after = JSON.stringify(reg);
+        if (after !== before) this.save(reg, after);
         return out;
       },
       { what: 'the codex-auth registry lock' },

@@ -60,3 +60,18 @@ describe('registry digest', () => {
     expect((await store.load()).activeId).toBe('hand');
   });
 });
+
+describe('registry digest: a link planted in its place', () => {
+  it('is removed, never written through; the digest is written and used', async () => {
+    const outside = path.join(dir, 'outside.txt');
+    fs.writeFileSync(outside, 'untouched');
+    fs.mkdirSync(path.dirname(file()), { recursive: true, mode: 0o700 });
+    fs.symlinkSync(outside, `${file()}.sum`);
+    const reg = emptyRegistry();
+    reg.activeId = 'y';
+    store.save(reg);
+    expect(fs.readFileSync(outside, 'utf8')).toBe('untouched');
+    expect(fs.lstatSync(`${file()}.sum`).isFile()).toBe(true);
+    expect((await store.load()).activeId).toBe('y');
+  });
+});
