@@ -3,9 +3,9 @@
 // Launcher: loads dist/cli.cjs through V8's code cache (the same idea as Node 22's
 // module.enableCompileCache, which Node 20 lacks), so repeated runs skip compiling the bundle.
 // The cache lives in $XDG_CACHE_HOME/codex-auth (or ~/.cache/codex-auth), one file per kind of run
-// (list, switch, status, --version, anything else: each compiles different functions), keyed by
-// Node's version and the bundle's size and mtime; V8 itself rejects a cache that does not match
-// the source. A cache holds what the run that wrote it compiled, so the first few runs of a kind
+// (list, switch, status, --version, anything else: each compiles different functions) and per
+// installation, keyed by Node's version and the bundle's size and mtime; V8 itself rejects a cache
+// that does not match the source. A cache holds what the run that wrote it compiled, so the first few runs of a kind
 // each write a next generation holding their own functions too (a switch that was a no-op, then a
 // real one); from the third on it is only read.
 // Set NODE_DISABLE_COMPILE_CACHE=1 to load the bundle the ordinary way.
@@ -41,8 +41,13 @@ function load() {
   }
   const home = process.env.HOME || require('node:os').homedir();
   const dir = path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'codex-auth');
+  // Each installation (the bundle's path) has caches of its own: two installations must not
+  // keep deleting each other's.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < file.length; i += 1) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
+  const install = h.toString(16).padStart(8, '0');
   const key = `${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}`;
-  const name = `cli-${kindOf(process.argv.slice(2))}-${key}`;
+  const name = `cli-${kindOf(process.argv.slice(2))}-${install}-${key}`;
   const cacheFile = (gen) => path.join(dir, `${name}.${gen}.v8`);
   // Compiled code is code: trust the cache only in a real directory of ours that nobody else can
   // write to, and only a regular file of ours in it.
@@ -91,10 +96,14 @@ function load() {
           fs.closeSync(fd);
         }
         fs.renameSync(tmp, target);
-        // Older generations of this kind, and caches of another Node or another build of the bundle.
+        // Older generations of this kind; caches of this installation for another Node or another
+        // build of the bundle; and any cache nobody has rewritten for 60 days (a removed installation).
+        const stale = Date.now() - 60 * 24 * 3600 * 1000;
         for (const old of fs.readdirSync(dir)) {
           if (!old.startsWith('cli-') || old === path.basename(target)) continue;
-          if (old.startsWith(`${name}.`) || !old.includes(`-${key}.`)) fs.rmSync(path.join(dir, old), { force: true });
+          const p = path.join(dir, old);
+          const ours = old.includes(`-${install}-`);
+          if (old.startsWith(`${name}.`) || (ours && !old.includes(`-${key}.`)) || (!ours && fs.lstatSync(p).mtimeMs < stale)) fs.rmSync(p, { force: true });
         }
       } catch {
         // A cache is an optimisation only.

@@ -74,13 +74,21 @@ describe('the compiled-code cache', () => {
     expect(ofKind('list')).toEqual([expect.stringMatching(/\.1\.v8$/)]);
   });
 
-  it('caches of another build or another Node are removed when a cache is written', async () => {
-    fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-    const stale = ['cli-list-v18.0.0-x64-1-1.3.v8', 'cli-switch-v20.20.2-x64-999-999.1.v8', 'cli-v20.20.2-x64-163727-1795404357430.v8'];
-    for (const f of stale) fs.writeFileSync(path.join(cacheDir, f), 'old', { mode: 0o600 });
-    fs.writeFileSync(path.join(cacheDir, 'not-ours.txt'), 'keep', { mode: 0o600 });
+  it("removes this installation's caches of another build or Node, and other installations' only when long unused", async () => {
+    expect((await run(['--version'])).code).toBe(0);
+    const [own] = ofKind('version');
+    const install = /^cli-version-([0-9a-f]{8})-/.exec(own as string)?.[1];
+    expect(install).toBeDefined();
+    const stale = [`cli-list-${install}-v18.0.0-x64-1-1.3.v8`, `cli-switch-${install}-v20.20.2-x64-999-999.1.v8`];
+    const otherInstall = ['cli-list-0badf00d-v20.20.2-x64-5-5.3.v8', 'cli-list-0ddba11a-v20.20.2-x64-6-6.3.v8'];
+    for (const f of [...stale, ...otherInstall, 'not-ours.txt']) fs.writeFileSync(path.join(cacheDir, f), 'old', { mode: 0o600 });
+    const longAgo = new Date(Date.now() - 90 * 24 * 3600 * 1000);
+    fs.utimesSync(path.join(cacheDir, otherInstall[1] as string), longAgo, longAgo);
     expect((await run(['list'])).code).toBe(0);
-    expect(caches()).toEqual(['not-ours.txt', expect.stringMatching(/^cli-list-.*\.1\.v8$/)].sort());
+    const left = caches();
+    expect(left).toHaveLength(4);
+    expect(left).toEqual(expect.arrayContaining([otherInstall[0], own, 'not-ours.txt']));
+    expect(left.filter((f) => new RegExp(`^cli-list-${install}-.*\\.1\\.v8$`).test(f))).toHaveLength(1);
   });
 
   it('is neither read nor written in a directory others can write to', async () => {
