@@ -17,12 +17,14 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 // built-in module needs no interop: an object whose prototype is the module, with `default` being
 // the module, answers every default and named import the same way.
 const builtinNames = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const builtinInterop = {
-  name: 'builtin-interop',
+const bundleTweaks = {
+  name: 'bundle-tweaks',
   renderChunk(code: string) {
-    const out = code.replace(/__toESM\(require\("([^"]+)"\), 1\)/g, (all, name: string) =>
-      builtinNames.has(name) ? `__builtinESM(require(${JSON.stringify(name)}))` : all,
-    );
+    const out = code
+      .replace(/__toESM\(require\("([^"]+)"\), 1\)/g, (all, name: string) => (builtinNames.has(name) ? `__builtinESM(require(${JSON.stringify(name)}))` : all))
+      // esbuild escapes non-ASCII in strings but keeps it in the comments it keeps: one em dash makes
+      // V8 hold the whole bundle as a two-byte string. In a comment an escape is just text.
+      .replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     if (out === code) return undefined;
     const helper = 'var __builtinESM = (mod) => Object.create(mod, { default: { value: mod, enumerable: true } });\n';
     // After the "use strict" directive, before the first use.
@@ -31,7 +33,7 @@ const builtinInterop = {
 };
 
 const common: Options = {
-  plugins: [builtinInterop],
+  plugins: [bundleTweaks],
   format: ['cjs'],
   outExtension: () => ({ js: '.cjs' }),
   target: 'node20',
