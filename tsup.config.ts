@@ -52,7 +52,9 @@ const common: Options = {
 };
 
 export default defineConfig([
-  { ...common, entry: { program: 'src/program.ts' }, clean: false },
+  // commander is bundled into the program (it is always needed there, and so goes through the
+  // compiled-code cache with it); every other package stays in node_modules.
+  { ...common, entry: { program: 'src/program.ts' }, clean: false, external: [/^(?!commander(\/|$))[^./]/], noExternal: ['commander'] },
   {
     ...common,
     entry: { cli: 'src/cli.ts' },

@@ -61,6 +61,22 @@ describe('the compiled-code cache', () => {
     for (const f of caches()) expect(fs.statSync(path.join(cacheDir, f)).mode & 0o777).toBe(0o600);
   });
 
+  it('the commander program (any other command) is cached too, beside the entry bundle', async () => {
+    const outputs: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const r = await run(['fallback', 'status']);
+      expect(r.code, r.stderr).toBe(0);
+      outputs.push(r.stdout);
+    }
+    expect(new Set(outputs).size).toBe(1);
+    expect(outputs[0]).toContain('Fallback');
+    expect(caches().filter((f) => f.startsWith('program-other-'))).toEqual([expect.stringMatching(/\.3\.v8$/)]);
+    expect(ofKind('other')).toEqual([expect.stringMatching(/\.3\.v8$/)]);
+    // A fast command does not load the program at all.
+    expect((await run(['list'])).code).toBe(0);
+    expect(caches().filter((f) => f.startsWith('program-'))).toHaveLength(1);
+  });
+
   it('a corrupt cache is rejected by V8 and replaced; the run is unaffected', async () => {
     for (let i = 0; i < 3; i += 1) expect((await run(['list'])).code).toBe(0);
     const [name] = ofKind('list');
