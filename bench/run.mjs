@@ -16,7 +16,8 @@
  * D-Bus address that leads nowhere). It is a report: it exits 0 even when a target fails.
  *
  * Options: --json (machine-readable results on stdout; the human report goes to stderr).
- * Env: BENCH_RUNS (default 20), BENCH_QUICK=1 (10 runs, 1 refresh run, watch 10 s),
+ * Env: BENCH_RUNS (default 40 for start-up, 20 for the floor table), BENCH_QUICK=1 (10 runs, 1
+ *      refresh run, watch 10 s),
  *      BENCH_WATCH_SECONDS (default 60; 10 with BENCH_QUICK), BENCH_HARNESS=own|hyperfine
  *      (default: hyperfine when installed), BENCH_NO_BUILD=1 (use dist/ as it is),
  *      BENCH_KEEP=1 (keep the temporary directory), BENCH_ONLY=startup,refresh,watch,floor
@@ -47,8 +48,10 @@ function intEnv(name, dflt, min = 1) {
   return n;
 }
 
-const RUNS = intEnv('BENCH_RUNS', QUICK ? 10 : 20);
-const WARMUP = QUICK ? 1 : 2;
+const RUNS = intEnv('BENCH_RUNS', QUICK ? 10 : 40);
+// Three warm-up runs: the launcher writes its compiled-code cache on the first three runs of each
+// kind of command (bin/codex-auth.cjs), so every measured run is a steady-state one.
+const WARMUP = QUICK ? 1 : 3;
 const DEP_RUNS = intEnv('BENCH_RUNS', QUICK ? 5 : 20);
 const REFRESH_RUNS = QUICK ? 1 : 3;
 const WATCH_SECONDS = intEnv('BENCH_WATCH_SECONDS', QUICK ? 10 : 60);

@@ -198,6 +198,9 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     expect(second.code).toBe(1);
     expect(second.stderr).toContain('already running');
 
+    // The loop's first evaluation polls the usage API: let it be answered before the limit is hit
+    // (else that poll, not the session log, sees the limit, and exec below already runs as the key).
+    await fake.waitForRequest({ path: '/backend-api/wham/usage', bearer: a.tokens.access_token });
     exhaust(a, 3600);
     expect((await w.codex(w.execArgs())).code).not.toBe(0);
     const t0 = Date.now();
