@@ -40,6 +40,15 @@ export interface SelectOptions {
   command: string;
   /** Offer a picker when there is no QUERY (only on a terminal). */
   pickWhenEmpty?: boolean;
+  /** Never prompt: where a picker would open, throw NeedsPicker instead (the caller holds locks). */
+  noPicker?: boolean;
+}
+
+/** Thrown by selectAccount with `noPicker` where it would have asked the user to pick. */
+export class NeedsPicker extends Error {
+  constructor() {
+    super('an account has to be picked interactively');
+  }
 }
 
 export async function selectAccount(app: App, reg: Registry, query: string | undefined, opts: SelectOptions): Promise<Account> {
@@ -48,7 +57,10 @@ export async function selectAccount(app: App, reg: Registry, query: string | und
     throw new CliError('no_accounts', 'There are no accounts yet. Add one with "codex-auth login", "codex-auth import PATH" or "codex-auth add-api-key".');
   }
   if (query === undefined || query === '') {
-    if (opts.pickWhenEmpty && interactive(app)) return pickFrom(app, `Account to ${opts.verb}:`, list, reg);
+    if (opts.pickWhenEmpty && interactive(app)) {
+      if (opts.noPicker) throw new NeedsPicker();
+      return pickFrom(app, `Account to ${opts.verb}:`, list, reg);
+    }
     throw usageError('query_required', `Name the account to ${opts.verb}: ${opts.command} QUERY (a row number, alias, email or fragment). Accounts:\n${candidates(list)}`);
   }
   if (query === '-') {
@@ -61,6 +73,9 @@ export async function selectAccount(app: App, reg: Registry, query: string | und
   if (r.kind === 'none') {
     throw new CliError('not_found', `No account matches ${quoted(query)}. Accounts:\n${candidates(list)}`, 1, { query });
   }
-  if (interactive(app)) return pickFrom(app, `${quoted(query)} matches several accounts; ${opts.verb}:`, r.matches, reg);
+  if (interactive(app)) {
+    if (opts.noPicker) throw new NeedsPicker();
+    return pickFrom(app, `${quoted(query)} matches several accounts; ${opts.verb}:`, r.matches, reg);
+  }
   throw usageError('ambiguous_query', `${quoted(query)} matches several accounts; use a row number or alias:\n${candidates(r.matches)}`, { query });
 }

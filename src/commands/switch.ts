@@ -9,7 +9,7 @@ import { CliError } from '../errors.js';
 import { backupLive } from '../store/backups.js';
 import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
-import { selectAccount } from '../select.js';
+import { NeedsPicker, selectAccount } from '../select.js';
 import { identifyLocally, loadSynced, setActive, syncInto } from '../sync.js';
 import { isoString } from '../domain/time.js';
 
@@ -40,16 +40,27 @@ export type SwitchReason =
  */
 export async function performSwitch(
   app: App,
-  targetId: string,
+  targetId: string | ((reg: Registry) => Promise<Account>),
   reason: SwitchReason = { kind: 'manual' },
   opts: { meanwhile?: () => void } = {},
 ): Promise<SwitchResult> {
   const live = await app.live();
-  return live.withLock(
+  // An error choosing the target is thrown once the lock is let go of, after the sync is saved.
+  let choosing: { error: unknown } | null = null;
+  const result = await live.withLock(
     () =>
-      app.registry.update(async (reg) => {
+      app.registry.update(async (reg): Promise<SwitchResult | null> => {
       await syncInto(app, reg);
-      const target = reg.accounts.find((a) => a.id === targetId);
+      let target: Account | undefined;
+      if (typeof targetId === 'string') target = reg.accounts.find((a) => a.id === targetId);
+      else {
+        try {
+          target = await targetId(reg);
+        } catch (error) {
+          choosing = { error };
+          return null;
+        }
+      }
       if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
       const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
       if (reason.kind === 'manual') reg.fallbackState = null;
@@ -86,6 +97,8 @@ export async function performSwitch(
       }),
     opts,
   );
+  if (choosing !== null) throw (choosing as { error: unknown }).error;
+  return result as SwitchResult;
 }
 
 /**
@@ -150,12 +163,23 @@ export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<s
 
 export async function switchCommand(app: App, args: unknown[], _opts: SwitchOptions): Promise<number> {
   const query = args[0] as string | undefined;
-  const reg = await loadSynced(app);
-  const target = await selectAccount(app, reg, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
+  const select = { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true };
   // Running Codex processes are looked up while Codex's locks are being taken (helper processes
   // do that): the lookup costs nothing then.
   let procs: Promise<ProcessInfo[]> | undefined;
-  const result = await performSwitch(app, target.id, { kind: 'manual' }, { meanwhile: () => void (procs = app.ctx.codexProcesses().catch(() => [])) });
+  const meanwhile = () => void (procs = app.ctx.codexProcesses().catch(() => []));
+  let result: SwitchResult;
+  try {
+    // The QUERY is resolved under the locks, against the registry just synced there: one read
+    // of everything instead of two. Where that needs a picker, the locks are let go of first.
+    if (query === undefined || query === '') throw new NeedsPicker();
+    result = await performSwitch(app, (reg) => selectAccount(app, reg, query, { ...select, noPicker: true }), { kind: 'manual' }, { meanwhile });
+  } catch (e) {
+    if (!(e instanceof NeedsPicker)) throw e;
+    const reg = await loadSynced(app);
+    const target = await selectAccount(app, reg, query, select);
+    result = await performSwitch(app, target.id, { kind: 'manual' }, { meanwhile });
+  }
   const warnings = result.switched ? await switchWarnings(app, await procs) : [];
   if (app.out.json) {
     app.out.document({

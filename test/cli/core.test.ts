@@ -1,4 +1,5 @@
 /** In-process command tests over real temporary directories, with a fake OpenAI on 127.0.0.1. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -391,6 +392,38 @@ describe('switch', () => {
     expect(cancel.code).toBe(1);
     expect(cancel.stderr).toContain('Cancelled');
     expect(JSON.parse(sb.readAuth() ?? '')).toEqual(t);
+  });
+
+  it("a QUERY that matches nothing still saves the sync: a new live login is added, Codex's file untouched", async () => {
+    await threeAccounts();
+    const carol = remember(chatgptAuth({ email: 'carol@example.com', userId: 'user-carol', accountId: 'acc-carol', plan: 'plus' }));
+    sb.writeAuth(carol); // Codex logged in to an account codex-auth has not seen
+    const r = await sb.run(['switch', 'nobody']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('No account matches "nobody"');
+    expect(r.stderr).toMatch(/carol@example\.com/); // the candidates include it: resolved after the sync
+    expect(JSON.parse(sb.readAuth() ?? '')).toEqual(carol);
+    const reg = JSON.parse(fs.readFileSync(path.join(sb.codexHome, 'codex-auth', 'registry.json'), 'utf8'));
+    expect(reg.accounts.map((x: { email: string }) => x.email)).toContain('carol@example.com');
+    expect(reg.activeId).toBe('chatgpt::user-carol::acc-carol');
+  });
+
+  it("the picker never opens while Codex's locks are held", async () => {
+    await threeAccounts();
+    const lock = path.join(sb.codexHome, 'auth.lock');
+    let heldDuringPicker: boolean | null = null;
+    const r = await sb.run(['switch', 'alice'], {
+      tty: true,
+      onStdin: (stdin) => {
+        setTimeout(() => {
+          // The picker is on screen: another process (Codex) can take auth.lock right now.
+          heldDuringPicker = spawnSync('flock', ['-n', '-x', lock, 'true']).status !== 0;
+          stdin.write('\r');
+        }, 60);
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(heldDuringPicker).toBe(false);
   });
 
   it('warns about running codex processes and API-key environment variables', async () => {
