@@ -75,3 +75,14 @@ describe('registry digest: a link planted in its place', () => {
     expect((await store.load()).activeId).toBe('y');
   });
 });
+
+describe('registry text', () => {
+  it('reads non-ASCII (aliases, workspace titles) exactly, before and after the digest', async () => {
+    const reg = emptyRegistry();
+    reg.activeId = 'Jürgen — Équipe 日本 🙂';
+    store.save(reg);
+    expect((await store.load()).activeId).toBe('Jürgen — Équipe 日本 🙂');
+    fs.rmSync(`${file()}.sum`); // the full validation path
+    expect((await store.load()).activeId).toBe('Jürgen — Équipe 日本 🙂');
+  });
+});
