@@ -83,11 +83,16 @@ function processWrapClass(): (new () => ProcessWrap) | null {
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   // process.binding is deprecated (DEP0111, a warning only under --pending-deprecation): never risk a warning.
   if (major < 20 || major > 24 || /deprecation/.test(flags)) return processWrap;
+  // And should a Node in that range warn about this binding after all, the warning is not printed.
+  const quiet = process.noDeprecation;
   try {
+    process.noDeprecation = true;
     const b = (process as unknown as { binding(name: string): { Process?: new () => ProcessWrap } }).binding('process_wrap');
     if (typeof b?.Process === 'function') processWrap = b.Process;
   } catch {
     processWrap = null;
+  } finally {
+    process.noDeprecation = quiet;
   }
   return processWrap;
 }
@@ -95,13 +100,21 @@ function processWrapClass(): (new () => ProcessWrap) | null {
 const runLocker: RunLocker = (file, args, fds) => {
   const Process = processWrapClass();
   if (!Process) return runLockerPublic(file, args, fds);
+  // Anything unexpected from the binding (it is internal: it may change) and it is set aside for
+  // good, and the public API runs the helper instead.
+  const viaPublicApi = () => {
+    processWrap = null;
+    return runLockerPublic(file, args, fds);
+  };
   return new Promise((resolve) => {
     const handle = new Process();
     handle.onexit = (code, signal) => {
       handle.close();
-      resolve(signal ? null : code);
+      if (signal) resolve(null);
+      else if (typeof code === 'number') resolve(code);
+      else resolve(viaPublicApi());
     };
-    let err: number;
+    let err: unknown;
     try {
       err = handle.spawn({
         file,
@@ -113,11 +126,11 @@ const runLocker: RunLocker = (file, args, fds) => {
         windowsVerbatimArguments: false,
       });
     } catch {
-      err = -1;
+      err = null;
     }
     if (err !== 0) {
       handle.close();
-      resolve(null);
+      resolve(viaPublicApi());
     }
   });
 };
