@@ -169,6 +169,20 @@ describe('the running-Codex warning of switch (a real scan of /proc)', () => {
   });
 });
 
+describe("switch under Node's --pending-deprecation", () => {
+  it('switches without printing any deprecation warning', async () => {
+    const bob = chatgptAuth({ email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' });
+    fs.writeFileSync(path.join(root, 'bob.json'), JSON.stringify(bob));
+    expect((await run(['import', path.join(root, 'bob.json')])).code).toBe(0);
+    for (const who of ['bob', 'alice']) {
+      const r = await run(['switch', who], { NODE_OPTIONS: '--pending-deprecation --throw-deprecation' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/Deprecation|DEP0/);
+      expect(JSON.parse(fs.readFileSync(path.join(codexHome, 'auth.json'), 'utf8')).tokens.account_id).toBe(who === 'bob' ? 'acc-bob' : 'acc-alice');
+    }
+  });
+});
+
 describe('output to files and pipes', () => {
   it('to a file: everything, in order, and the exit code', async () => {
     const out = path.join(root, 'out.json');
