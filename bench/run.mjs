@@ -519,7 +519,7 @@ function printWatch() {
 
 // ------------------------------------------------------------------------------------------ 4. the floor
 
-const DEPS = ['commander', 'zod', 'chalk', 'cli-table3', 'undici', 'smol-toml', '@napi-rs/keyring'];
+const DEPS = ['commander', 'zod', 'chalk', 'undici', 'smol-toml', '@napi-rs/keyring'];
 
 /**
  * Each dependency bundled alone into one ESM file with esbuild (as tsup bundles it into dist/), so the
