@@ -20,27 +20,50 @@ export async function findCodexProcesses(platform: NodeJS.Platform): Promise<Pro
   return fromPs();
 }
 
+/** What the scan reads, injectable for tests. */
+export interface ProcFs {
+  readdir(dir: string): string[];
+  read(file: string): string;
+}
+
+const realProc: ProcFs = { readdir: (d) => fs.readdirSync(d), read: (f) => fs.readFileSync(f, 'utf8') };
+
+/**
+ * The kernel's own threads: the children of kthreadd (pid 2), listed by the kernel in one file.
+ * None of them is Codex, and on a typical machine they are most of /proc. Only where pid 2 really is
+ * kthreadd (parent 0): in a container's pid namespace pid 2 is an ordinary process.
+ */
+function kernelThreads(proc: ProcFs): Set<string> {
+  try {
+    if (!/^2 \(kthreadd\) \S+ 0 /.test(proc.read('/proc/2/stat'))) return new Set();
+    return new Set(['2', ...proc.read('/proc/2/task/2/children').split(' ').filter((p) => /^\d+$/.test(p))]);
+  } catch {
+    return new Set(); // no kthreadd, or a kernel without /proc/PID/task/TID/children
+  }
+}
+
 /**
  * Every process's command line. A switch runs this on every call (while its lock helpers run), and
- * a desktop has hundreds of processes: one readFileSync per process (a single call into Node's C++
- * side), and only a command line that mentions "codex" is split.
+ * a desktop has hundreds of processes: kernel threads are skipped, then one readFileSync per process
+ * (a single call into Node's C++ side), and only a command line that mentions "codex" is split.
  */
-function fromProc(): ProcessInfo[] {
+export function fromProc(proc: ProcFs = realProc, self: number = process.pid): ProcessInfo[] {
   const out: ProcessInfo[] = [];
   let entries: string[];
   try {
-    entries = fs.readdirSync('/proc');
+    entries = proc.readdir('/proc');
   } catch {
     return out;
   }
+  const kernel = kernelThreads(proc);
   for (const e of entries) {
     const c = e.charCodeAt(0);
-    if (c < 48 || c > 57 || !/^\d+$/.test(e)) continue;
+    if (c < 48 || c > 57 || !/^\d+$/.test(e) || kernel.has(e)) continue;
     const pid = Number(e);
-    if (pid === process.pid) continue;
+    if (pid === self) continue;
     let cmdline: string;
     try {
-      cmdline = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      cmdline = proc.read(`/proc/${e}/cmdline`);
     } catch {
       continue; // exited meanwhile
     }
