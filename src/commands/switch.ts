@@ -50,50 +50,50 @@ export async function performSwitch(
   const result = await live.withLock(
     () =>
       app.registry.update(async (reg): Promise<SwitchResult | null> => {
-      await syncInto(app, reg);
-      let target: Account | undefined;
-      if (typeof targetId === 'string') target = reg.accounts.find((a) => a.id === targetId);
-      else {
-        try {
-          target = await targetId(reg);
-        } catch (error) {
-          choosing = { error };
-          return null;
+        await syncInto(app, reg);
+        let target: Account | undefined;
+        if (typeof targetId === 'string') target = reg.accounts.find((a) => a.id === targetId);
+        else {
+          try {
+            target = await targetId(reg);
+          } catch (error) {
+            choosing = { error };
+            return null;
+          }
         }
-      }
-      if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
-      const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
-      if (reason.kind === 'manual') reg.fallbackState = null;
-      else if (reg.activeId !== reason.expectActive) return { switched: false, from, to: target, backup: null };
-      if (reg.activeId === target.id) {
-        if (reason.kind === 'fallback') reg.fallbackState = reason.state;
-        return { switched: false, from, to: target, backup: null };
-      }
+        if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
+        const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
+        if (reason.kind === 'manual') reg.fallbackState = null;
+        else if (reg.activeId !== reason.expectActive) return { switched: false, from, to: target, backup: null };
+        if (reg.activeId === target.id) {
+          if (reason.kind === 'fallback') reg.fallbackState = reason.state;
+          return { switched: false, from, to: target, backup: null };
+        }
 
-      const stored = await app.secrets.get(target.secret);
-      if (stored === null) {
-        throw new CliError('secret_missing', `The stored credentials of ${describeAccount(target)} are missing; nothing was changed. Import or log in to that account again.`);
-      }
-      let text: string;
-      try {
-        text = serializeAuth(parseAuthJson(stored).raw);
-      } catch (e) {
-        throw new CliError('secret_corrupt', `The stored credentials of ${describeAccount(target)} are unreadable (${e instanceof AuthFileError ? e.message : String(e)}); nothing was changed.`);
-      }
-      const now = app.now();
-      const previous = await live.read();
-      const backup = previous !== null ? backupPrevious(app, reg, previous, now, live.file) : null;
-      await live.write(text);
-      const back = await live.read();
-      // Compare documents, not bytes: the keyring stores compact JSON.
-      if (back === null || !sameJson(back, text)) {
-        if (previous !== null) await live.write(previous);
-        throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
-      }
-      setActive(reg, target.id, now);
-      target.lastActivityAt = isoString(now);
-      if (reason.kind === 'fallback') reg.fallbackState = reason.state;
-      return { switched: true, from, to: target, backup };
+        const stored = await app.secrets.get(target.secret);
+        if (stored === null) {
+          throw new CliError('secret_missing', `The stored credentials of ${describeAccount(target)} are missing; nothing was changed. Import or log in to that account again.`);
+        }
+        let text: string;
+        try {
+          text = serializeAuth(parseAuthJson(stored).raw);
+        } catch (e) {
+          throw new CliError('secret_corrupt', `The stored credentials of ${describeAccount(target)} are unreadable (${e instanceof AuthFileError ? e.message : String(e)}); nothing was changed.`);
+        }
+        const now = app.now();
+        const previous = await live.read();
+        const backup = previous !== null ? backupPrevious(app, reg, previous, now, live.file) : null;
+        await live.write(text);
+        const back = await live.read();
+        // Compare documents, not bytes: the keyring stores compact JSON.
+        if (back === null || !sameJson(back, text)) {
+          if (previous !== null) await live.write(previous);
+          throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
+        }
+        setActive(reg, target.id, now);
+        target.lastActivityAt = isoString(now);
+        if (reason.kind === 'fallback') reg.fallbackState = reason.state;
+        return { switched: true, from, to: target, backup };
       }),
     opts,
   );
