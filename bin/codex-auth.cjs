@@ -28,6 +28,30 @@ function kindOf(argv) {
   return 'other';
 }
 
+let dirPath;
+/** $XDG_CACHE_HOME/codex-auth, else ~/.cache/codex-auth. */
+function cacheDir() {
+  return (dirPath ??= path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache'), 'codex-auth'));
+}
+
+// Compiled code is code: trust the cache only in a real directory of ours that nobody else can
+// write to, and only a regular file of ours in it.
+function trusted(p, isDir) {
+  try {
+    const s = fs.lstatSync(p);
+    const mine = typeof process.getuid !== 'function' || s.uid === process.getuid();
+    return mine && (isDir ? s.isDirectory() : s.isFile()) && (s.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+let dirOk;
+/** Whether the cache directory can be trusted, asked once a run (it is created only at exit). */
+function dirTrusted() {
+  return (dirOk ??= trusted(cacheDir(), true));
+}
+
 /** require(file), through the compiled-code cache `<prefix>-<kind>-…` unless that is turned off. */
 function load(file, prefix, kind) {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return require(file);
@@ -40,8 +64,7 @@ function load(file, prefix, kind) {
   } catch {
     return require(file); // let require produce its usual error
   }
-  const home = process.env.HOME || require('node:os').homedir();
-  const dir = path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'codex-auth');
+  const dir = cacheDir();
   // Each installation (the bundle's path) has caches of its own: two installations must not
   // keep deleting each other's.
   let h = 0x811c9dc5;
@@ -50,20 +73,9 @@ function load(file, prefix, kind) {
   const key = `${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}`;
   const name = `${prefix}-${kind}-${install}-${key}`;
   const cacheFile = (gen) => path.join(dir, `${name}.${gen}.v8`);
-  // Compiled code is code: trust the cache only in a real directory of ours that nobody else can
-  // write to, and only a regular file of ours in it.
-  const trusted = (p, isDir) => {
-    try {
-      const s = fs.lstatSync(p);
-      const mine = typeof process.getuid !== 'function' || s.uid === process.getuid();
-      return mine && (isDir ? s.isDirectory() : s.isFile()) && (s.mode & 0o022) === 0;
-    } catch {
-      return false;
-    }
-  };
   let cachedData;
   let gen = 0;
-  if (trusted(dir, true)) {
+  if (dirTrusted()) {
     for (let g = GENERATIONS; g >= 1 && cachedData === undefined; g -= 1) {
       if (!trusted(cacheFile(g), false)) continue;
       try {

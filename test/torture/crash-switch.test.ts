@@ -7,26 +7,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecrets } from '../support/inprocess.js';
+import { describe, expect, it } from 'vitest';
 import { chatgptAuth, type ChatgptAuthDoc } from '../support/jwt.js';
-import { assertBuilt, explain, idOfChatgptDoc, killDelay, ls, median, prng, readJson, readRegistry, runNode, strayTemps, tortureSeed } from './helpers.js';
+import { explain, idOfChatgptDoc, killDelay, ls, median, prng, readJson, readRegistry, runNode, strayTemps, tortureSuite } from './helpers.js';
 
 const KILLS = Number(process.env.TORTURE_SWITCH_KILLS) || 200;
 const LOOPS = 3;
-const seed = tortureSeed();
-const transcript: string[] = [];
-const secrets: string[] = [];
-const roots: string[] = [];
-
-beforeAll(() => {
-  assertBuilt();
-  console.log(`crash-switch: TORTURE_SEED=${seed}`);
-});
-afterAll(() => {
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
-  expect(findSecrets(transcript, secrets)).toEqual([]);
-});
+const { seed, transcript, secrets, roots } = tortureSuite('crash-switch');
 
 interface Sandbox {
   home: string;

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { assertBuilt as assertRepoBuilt, BIN as BUILT_BIN, keyringEnv } from '../support/bin.js';
 import { isolatedEnv } from '../support/codex.js';
 import { Registry } from '../../src/store/registry-schema.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { findSecrets } from '../support/inprocess.js';
 
 /** The built binary; CODEX_AUTH_TEST_BIN may point at another build of it (a private copy). */
 export const BIN = process.env.CODEX_AUTH_TEST_BIN || BUILT_BIN;
@@ -110,6 +112,24 @@ export function prng(seed: number): () => number {
 }
 
 /** The run's seed: TORTURE_SEED when set (to replay a failure), else a fresh one. Printed by callers. */
+/**
+ * The scaffolding of a kill loop: its seed (printed, so a failure can be replayed), the outputs and
+ * secrets to scan at the end (no secret may appear in any output), and the temporary roots to
+ * delete. Registers the beforeAll/afterAll hooks that do that.
+ */
+export function tortureSuite(name: string): { seed: number; transcript: string[]; secrets: string[]; roots: string[] } {
+  const suite = { seed: tortureSeed(), transcript: [] as string[], secrets: [] as string[], roots: [] as string[] };
+  beforeAll(() => {
+    assertBuilt();
+    console.log(`${name}: TORTURE_SEED=${suite.seed}`);
+  });
+  afterAll(() => {
+    for (const r of suite.roots) fs.rmSync(r, { recursive: true, force: true });
+    expect(findSecrets(suite.transcript, suite.secrets)).toEqual([]);
+  });
+  return suite;
+}
+
 export function tortureSeed(): number {
   const s = Number(process.env.TORTURE_SEED);
   return Number.isInteger(s) ? s : Math.floor(Math.random() * 2 ** 31);
