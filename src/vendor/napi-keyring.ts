@@ -1,1 +1,0 @@
-export { AsyncEntry, Entry } from '@napi-rs/keyring';
