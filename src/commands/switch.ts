@@ -11,7 +11,6 @@ import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { NeedsPicker, selectAccount } from '../select.js';
 import { identifyLocally, loadSynced, setActive, syncInto } from '../sync.js';
-import { isoString } from '../domain/time.js';
 
 export interface SwitchOptions {
   json?: boolean;
@@ -82,7 +81,7 @@ export async function performSwitch(
         }
         const now = app.now();
         const previous = await live.read();
-        const backup = previous !== null ? backupPrevious(app, reg, previous, now, live.file) : null;
+        const backup = previous !== null ? backupPrevious(app, reg, previous, now) : null;
         await live.write(text);
         const back = await live.read();
         // Compare documents, not bytes: the keyring stores compact JSON.
@@ -91,7 +90,7 @@ export async function performSwitch(
           throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
         }
         setActive(reg, target.id, now);
-        target.lastActivityAt = isoString(now);
+        target.lastActivityAt = now.toISOString();
         if (reason.kind === 'fallback') reg.fallbackState = reason.state;
         return { switched: true, from, to: target, backup };
       }),
@@ -106,7 +105,7 @@ export async function performSwitch(
  * account whose secrets live in the keyring are not copied into a file (that would undo the keyring);
  * an API key saved nowhere stops the switch rather than be lost or written to a plain file.
  */
-function backupPrevious(app: App, reg: Registry, previous: string, now: Date, liveFile: string | undefined): string | null {
+function backupPrevious(app: App, reg: Registry, previous: string, now: Date): string | null {
   let auth: ParsedAuth | null = null;
   try {
     auth = parseAuthJson(previous);
@@ -132,7 +131,7 @@ function backupPrevious(app: App, reg: Registry, previous: string, now: Date, li
   }
   if (saved && known?.secret.store === 'keyring') return null;
   // Saved in its account already (sync ran under the same locks): the backup is a convenience.
-  return backupLive(app.paths.backupsDir, previous, now, { durable: !saved, ...(liveFile !== undefined ? { linkFrom: liveFile } : {}) });
+  return backupLive(app.paths.backupsDir, previous, now, { durable: !saved });
 }
 
 function sameJson(a: string, b: string): boolean {
