@@ -51,23 +51,7 @@ function typeName(v: unknown): string {
 }
 
 /** Parse and validate auth.json text. Throws AuthFileError with a message naming the field. */
-/**
- * The same text parses to the same ParsedAuth (a switch reads Codex's credentials several times
- * under one lock), which is never changed once made: what is derived from it (fingerprint, identity)
- * is remembered per object too.
- */
-const parsedByText = new Map<string, ParsedAuth>();
-
 export function parseAuthJson(text: string): ParsedAuth {
-  const known = parsedByText.get(text);
-  if (known) return known;
-  const parsed = parseAuthText(text);
-  if (parsedByText.size >= 16) parsedByText.clear();
-  parsedByText.set(text, parsed);
-  return parsed;
-}
-
-function parseAuthText(text: string): ParsedAuth {
   if (text.trim() === '') throw new AuthFileError('is empty');
   let doc: unknown;
   try {
@@ -125,18 +109,7 @@ function str(v: unknown): string | null {
 }
 
 /** Identity of a ChatGPT auth (user id + workspace id), from the id token's claims. */
-const identities = new WeakMap<ParsedAuth, ChatgptIdentity>();
-
 export function chatgptIdentity(auth: ParsedAuth): ChatgptIdentity {
-  let id = identities.get(auth);
-  if (!id) {
-    id = identityOf(auth);
-    identities.set(auth, id);
-  }
-  return id;
-}
-
-function identityOf(auth: ParsedAuth): ChatgptIdentity {
   if (!auth.tokens) throw new AuthFileError('has no ChatGPT tokens');
   let claims: Record<string, unknown>;
   try {
@@ -181,16 +154,9 @@ export function apiKeyAuth(key: string): Record<string, unknown> {
  * A fingerprint of the secret material, for "did it change?" without storing secrets in the registry.
  * Hash of the fields that rotate (tokens, key); not reversible.
  */
-const fingerprints = new WeakMap<ParsedAuth, string>();
-
 export function credentialFingerprint(auth: ParsedAuth): string {
-  let fp = fingerprints.get(auth);
-  if (fp === undefined) {
-    const material = auth.mode === 'apikey' ? `k:${auth.apiKey}` : `t:${auth.tokens?.refresh_token}:${auth.tokens?.access_token}:${auth.tokens?.id_token}`;
-    fp = fastHash(material);
-    fingerprints.set(auth, fp);
-  }
-  return fp;
+  const material = auth.mode === 'apikey' ? `k:${auth.apiKey}` : `t:${auth.tokens?.refresh_token}:${auth.tokens?.access_token}:${auth.tokens?.id_token}`;
+  return fastHash(material);
 }
 
 export function serializeAuth(raw: Record<string, unknown>): string {
