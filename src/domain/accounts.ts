@@ -3,7 +3,6 @@ import type { Account, SecretRef } from '../store/registry-schema.js';
 import { type ChatgptIdentity, credentialFingerprint, type ParsedAuth } from './authfile.js';
 import { maskKey } from './mask.js';
 import { API_KEY_PLAN } from './plans.js';
-import { isoString } from './time.js';
 
 export interface ApiKeyIdentity {
   kind: 'apikey';
@@ -22,7 +21,7 @@ export function snapshotMeta(auth: ParsedAuth): Account['snapshot'] {
 }
 
 export function newAccount(identity: Identity, auth: ParsedAuth, secret: SecretRef, now: Date): Account {
-  const iso = isoString(now);
+  const iso = now.toISOString();
   const base = {
     id: identity.id,
     email: identity.email,
@@ -93,7 +92,10 @@ export type SnapshotOrder = 'newer' | 'older' | 'same';
 /**
  * Is the candidate snapshot newer than the stored one? Compares registry metadata only, so the stored
  * secret need not be read: identical fingerprints are the same; otherwise last_refresh decides, and a
- * candidate without a timestamp never replaces a timestamped snapshot.
+ * candidate without a timestamp never replaces a timestamped snapshot. A fingerprint stored by an
+ * earlier codex-auth (32 hex digits, before SHA-256) never equals a new one, so it tells nothing: the
+ * timestamps decide, and identical credentials read as newer and are saved again under the new
+ * fingerprint (test/cli/legacy-fingerprint.test.ts).
  */
 export function compareSnapshotMeta(candidate: Account['snapshot'], stored: Account['snapshot']): SnapshotOrder {
   if (candidate.fingerprint === stored.fingerprint) return 'same';

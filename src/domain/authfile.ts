@@ -2,7 +2,7 @@
  * The Codex auth.json model (CODEX-FACTS.md §1–2). Pure: text in, model out.
  * The raw object is kept whole so unknown fields survive a round trip.
  */
-import { fastHash, sha256Hex } from './hash.js';
+import { sha256Hex } from './hash.js';
 import { decodeJwtPayload, JwtError, jwtExpiry } from './jwt.js';
 import { normalizePlan } from './plans.js';
 
@@ -156,7 +156,7 @@ export function apiKeyAuth(key: string): Record<string, unknown> {
  */
 export function credentialFingerprint(auth: ParsedAuth): string {
   const material = auth.mode === 'apikey' ? `k:${auth.apiKey}` : `t:${auth.tokens?.refresh_token}:${auth.tokens?.access_token}:${auth.tokens?.id_token}`;
-  return fastHash(material);
+  return sha256Hex(material);
 }
 
 export function serializeAuth(raw: Record<string, unknown>): string {

@@ -3,9 +3,9 @@
  * a planted symlink), fsync, rename over the target, fsync the directory. A crash at any instant
  * leaves the old file or the new one, never a torn one.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomSuffix } from '../domain/hash.js';
 import { errnoCode } from '../errors.js';
 
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
@@ -35,7 +35,7 @@ export function ensurePrivateDir(dir: string): void {
 export function atomicWriteFile(target: string, data: string | Uint8Array, mode = 0o600, opts: { durable?: boolean } = {}): void {
   const durable = opts.durable ?? true;
   const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.${randomSuffix()}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, mode);
   try {
     try {
