@@ -1,4 +1,4 @@
-/** Backups of the live auth.json: the newest ten kept; private; a hard link only where that is exact. */
+/** Backups of the live auth.json: the newest ten kept; each a private copy. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,36 +19,32 @@ afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 3, 0, s));
 
 describe('backupLive', () => {
-  it('links the live file when it is about to be replaced: the backup keeps the old bytes after the rename', () => {
+  it('writes a private copy of the text: its own file (never a link to the live one), mode 0600, in a 0700 directory', () => {
     fs.writeFileSync(live, '{"old":1}', { mode: 0o600 });
-    const ino = fs.statSync(live).ino;
-    const file = backupLive(dir, '{"old":1}', at(1), { linkFrom: live });
-    expect(fs.statSync(file).ino).toBe(ino);
-    atomicWriteFile(live, '{"new":2}'); // what a switch does next
-    expect(fs.readFileSync(file, 'utf8')).toBe('{"old":1}');
-    expect(fs.statSync(file).nlink).toBe(1);
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
-  });
-
-  it.each([
-    ['readable by others', () => fs.chmodSync(live, 0o644), {}],
-    ['linked elsewhere already', () => fs.linkSync(live, path.join(root, 'other')), {}],
-    ['not what was read', () => fs.writeFileSync(live, '{"old":1, "more": true}'), {}],
-    ['a symbolic link', () => {
-      fs.renameSync(live, path.join(root, 'target.json'));
-      fs.symlinkSync(path.join(root, 'target.json'), live);
-    }, {}],
-    ['durable (the only copy)', () => undefined, { durable: true }],
-  ])('writes a private copy instead when the live file is %s', (_why, arrange, extra) => {
-    fs.writeFileSync(live, '{"old":1}', { mode: 0o600 });
-    arrange();
-    const file = backupLive(dir, '{"old":1}', at(2), { linkFrom: live, ...extra });
+    const file = backupLive(dir, '{"old":1}', at(1));
     const st = fs.statSync(file);
     expect(st.ino).not.toBe(fs.statSync(live).ino);
     expect(st.nlink).toBe(1);
     expect(st.mode & 0o777).toBe(0o600);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     expect(fs.readFileSync(file, 'utf8')).toBe('{"old":1}');
+    atomicWriteFile(live, '{"new":2}'); // what a switch does next
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"old":1}');
+    expect(fs.readdirSync(dir)).toEqual([path.basename(file)]); // no temporary file left behind
+  });
+
+  it.each([
+    ['under a umask that would let others read', { durable: false }],
+    ['durable (the only copy)', { durable: true }],
+  ])('is private whatever the umask: %s', (_why, opts) => {
+    const old = process.umask(0o022);
+    try {
+      const file = backupLive(dir, '{"old":1}', at(2), opts);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(fs.readFileSync(file, 'utf8')).toBe('{"old":1}');
+    } finally {
+      process.umask(old);
+    }
   });
 
   it('keeps the newest ten, and never reuses a name within the same millisecond', () => {
