@@ -8,7 +8,6 @@ import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, typ
 import { apiKeyAccountId, AuthFileError, chatgptIdentity, type ParsedAuth, parseAuthJson, serializeAuth, sha256Hex } from './domain/authfile.js';
 import { CliError } from './errors.js';
 import type { Account, Registry } from './store/registry-schema.js';
-import { isoString } from './domain/time.js';
 
 export type LiveRead = { kind: 'none' } | { kind: 'error'; message: string } | { kind: 'ok'; text: string; auth: ParsedAuth };
 
@@ -77,7 +76,7 @@ export async function saveSnapshot(app: App, account: Account, auth: ParsedAuth,
   await app.secrets.set(account.secret, serializeAuth(auth.raw));
   account.snapshot = snapshotMeta(auth);
   if (identity) Object.assign(account, identityFields(identity));
-  account.updatedAt = isoString(now);
+  account.updatedAt = now.toISOString();
 }
 
 /** Make `id` the active account, remembering the previous one and since when. */
@@ -85,7 +84,7 @@ export function setActive(reg: Registry, id: string | null, now: Date): void {
   if (reg.activeId === id) return;
   if (reg.activeId !== null) reg.previousId = reg.activeId;
   reg.activeId = id;
-  reg.activeSince = id === null ? null : isoString(now);
+  reg.activeSince = id === null ? null : now.toISOString();
 }
 
 /** Fold the live credentials into `reg` (call under the registry lock). Prints what it did. */
