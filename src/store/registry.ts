@@ -2,7 +2,6 @@
  * Loading and saving registry.json. Reads need no lock (writes are atomic renames); every
  * read-modify-write runs under the registry lock and re-reads inside it.
  */
-import { isAscii } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
@@ -31,14 +30,6 @@ function stamp(st: fs.BigIntStats): string {
 }
 
 /** The file's text and the stamp of exactly the version that was read. */
-/**
- * UTF-8 text. A registry is nearly always plain ASCII (emails, ids, times): then its bytes are its
- * characters, copied as they are (simdutf checks that faster than decoding would take).
- */
-function decode(buf: Buffer): string {
-  return buf.toString(isAscii(buf) ? 'latin1' : 'utf8');
-}
-
 function readStamped(file: string): { text: string; stamp: string } | null {
   let fd: number;
   try {
@@ -49,7 +40,7 @@ function readStamped(file: string): { text: string; stamp: string } | null {
   }
   try {
     const st = fs.fstatSync(fd, { bigint: true });
-    return { text: decode(fs.readFileSync(fd)), stamp: stamp(st) };
+    return { text: fs.readFileSync(fd, 'utf8'), stamp: stamp(st) };
   } finally {
     fs.closeSync(fd);
   }
