@@ -35,13 +35,12 @@ export type SwitchReason =
  * The switch: under Codex's own locks and then the registry lock (always in that order: nothing
  * waits for Codex's locks while holding the registry's), save the live credentials back into their
  * account, back them up, write the target's snapshot where Codex reads it, and read it back to
- * verify. `meanwhile` runs while Codex's locks are being taken.
+ * verify.
  */
 export async function performSwitch(
   app: App,
   targetId: string | ((reg: Registry) => Promise<Account>),
   reason: SwitchReason = { kind: 'manual' },
-  opts: { meanwhile?: () => void } = {},
 ): Promise<SwitchResult> {
   const live = await app.live();
   // An error choosing the target is thrown once the lock is let go of, after the sync is saved.
@@ -94,7 +93,6 @@ export async function performSwitch(
         if (reason.kind === 'fallback') reg.fallbackState = reason.state;
         return { switched: true, from, to: target, backup };
       }),
-    opts,
   );
   if (choosing !== null) throw (choosing as { error: unknown }).error;
   return result as SwitchResult;
@@ -163,21 +161,23 @@ export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<s
 export async function switchCommand(app: App, args: unknown[], _opts: SwitchOptions): Promise<number> {
   const query = args[0] as string | undefined;
   const select = { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true };
-  // Running Codex processes are looked up while Codex's locks are being taken (helper processes
-  // do that): the lookup costs nothing then.
-  let procs: Promise<ProcessInfo[]> | undefined;
-  const meanwhile = () => void (procs = app.ctx.codexProcesses().catch(() => []));
+  // Running Codex processes are looked up while the switch runs (Codex's locks are taken by helper
+  // processes): the lookup costs nothing then.
+  let procs: Promise<ProcessInfo[]> = Promise.resolve([]);
+  const scan = () => (procs = app.ctx.codexProcesses().catch(() => []));
   let result: SwitchResult;
   try {
     // The QUERY is resolved under the locks, against the registry just synced there: one read
     // of everything instead of two. Where that needs a picker, the locks are let go of first.
     if (query === undefined || query === '') throw new NeedsPicker();
-    result = await performSwitch(app, (reg) => selectAccount(app, reg, query, { ...select, noPicker: true }), { kind: 'manual' }, { meanwhile });
+    scan();
+    result = await performSwitch(app, (reg) => selectAccount(app, reg, query, { ...select, noPicker: true }), { kind: 'manual' });
   } catch (e) {
     if (!(e instanceof NeedsPicker)) throw e;
     const reg = await loadSynced(app);
     const target = await selectAccount(app, reg, query, select);
-    result = await performSwitch(app, target.id, { kind: 'manual' }, { meanwhile });
+    scan();
+    result = await performSwitch(app, target.id, { kind: 'manual' });
   }
   const warnings = result.switched ? await switchWarnings(app, await procs) : [];
   if (app.out.json) {

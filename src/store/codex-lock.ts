@@ -1,42 +1,83 @@
 /**
  * Codex's own locks around auth.json (CODEX-FACTS.md §9): an exclusive flock on auth.lock, then on
  * auth.json.lock. Node has no flock(2), and fcntl locks do not exclude flock locks, so a helper
- * process takes them — util-linux flock(1), else python3's fcntl.flock — on file descriptors it
- * inherits from us: `flock -x 3` locks the open file description we share with it and exits, and
- * the lock stays ours until we close our descriptor (or die: the kernel closes it for us).
+ * process takes them on a file descriptor it inherits from us as its fd 3: `flock -x 3` locks the
+ * open file description we share with it and exits, and the lock stays ours until we close our
+ * descriptor (or die: the kernel closes it for us).
  *
- * Fast path: one non-blocking attempt per lock, both at once, by helpers that live a millisecond
- * while this process goes on with `meanwhile` (a switch scans for running Codex processes then).
- * They are spawned without loading node:child_process where Node has the binding it uses.
- * Only when a lock is busy (Codex is writing) is it waited for, in Codex's order, up to the timeout.
+ * Helpers, in this order: util-linux flock(1), python3's fcntl.flock, perl's flock (perl ships with
+ * macOS, which has no flock(1) and whose /usr/bin/python3 may be a stub that only asks to install the
+ * developer tools). Every helper speaks the same exit protocol: 0 = locked, LOCK_BUSY = busy (or,
+ * waiting, timed out). Anything else — another exit code, a signal, a failed spawn — means the helper
+ * does not work here, and the next one is tried; the first that works is remembered for this process.
+ * When none works, nothing is written (CODEX_AUTH_NO_CODEX_LOCKS=1 writes without Codex's locks).
+ *
+ * One non-blocking attempt per lock first, both at once; only when a lock is busy (Codex is writing)
+ * is it waited for, in Codex's order, up to the timeout.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
-import { nodeRequire } from '../node-require.js';
 
 export interface CodexLockOptions {
   timeoutSec?: number;
   debug?: (msg: string) => void;
+  /** Warnings the user should see (writing without Codex's locks); without it they go to `debug`. */
+  warn?: (msg: string) => void;
   env?: NodeJS.ProcessEnv;
 }
 
-/** A program that flocks its inherited fd 3 and exits: 0 locked, 1 busy (non-blocking) or timed out. */
+/** The environment variable that writes without Codex's locks (when no helper works). */
+export const NO_CODEX_LOCKS_ENV = 'CODEX_AUTH_NO_CODEX_LOCKS';
+
+/** A helper's exit code for "the lock is busy" (non-blocking) or "timed out" (blocking): EX_TEMPFAIL. */
+export const LOCK_BUSY = 75;
+
+/** A program that flocks its inherited fd 3 and exits: 0 locked, LOCK_BUSY busy or timed out. */
 interface Locker {
   name: string;
-  command(blocking: boolean, timeoutSec: number): { file: string; args: string[] };
+  /** The program looked for on PATH. */
+  program: string;
+  args(blocking: boolean, timeoutSec: number): string[];
 }
 
 const PY_LOCK = [
   'import fcntl,sys,signal',
   'blocking = sys.argv[1] == "1"',
-  'signal.signal(signal.SIGALRM, lambda *a: sys.exit(1))',
-  'signal.alarm(int(sys.argv[2]))',
+  'if blocking:',
+  `    signal.signal(signal.SIGALRM, lambda *a: sys.exit(${LOCK_BUSY}))`,
+  '    signal.alarm(int(sys.argv[2]))',
   'try:',
   '    fcntl.flock(3, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))',
+  'except BlockingIOError:',
+  `    sys.exit(${LOCK_BUSY})`,
   'except OSError:',
-  '    sys.exit(1)',
+  '    sys.exit(2)',
 ].join('\n');
+
+const PERL_LOCK = [
+  'use strict; use Fcntl qw(:flock);',
+  'my ($blocking, $t) = @ARGV;',
+  "open(my $fh, '+<&=', 3) or exit 2;",
+  `if ($blocking) { $SIG{ALRM} = sub { exit ${LOCK_BUSY} }; alarm $t; }`,
+  'flock($fh, LOCK_EX | ($blocking ? 0 : LOCK_NB)) and exit 0;',
+  `exit(($!{EWOULDBLOCK} || $!{EINTR}) ? ${LOCK_BUSY} : 2);`,
+].join('\n');
+
+/** The helpers, in the order they are tried. */
+const LOCKERS: readonly Locker[] = [
+  {
+    name: 'flock(1)',
+    program: 'flock',
+    args: (blocking, t) => ['-x', ...(blocking ? ['-w', String(t)] : ['-n']), '-E', String(LOCK_BUSY), '3'],
+  },
+  { name: 'python3', program: 'python3', args: (blocking, t) => ['-I', '-c', PY_LOCK, blocking ? '1' : '0', String(t)] },
+  { name: 'perl', program: 'perl', args: (blocking, t) => ['-e', PERL_LOCK, blocking ? '1' : '0', String(t)] },
+];
+
+/** The helper that worked, per PATH, for this process. */
+const working = new Map<string, Locker>();
 
 function which(cmd: string, env: NodeJS.ProcessEnv): string | null {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
@@ -44,7 +85,7 @@ function which(cmd: string, env: NodeJS.ProcessEnv): string | null {
     const p = path.join(dir, cmd);
     try {
       fs.accessSync(p, fs.constants.X_OK);
-      return p;
+      if (fs.statSync(p).isFile()) return p;
     } catch {
       /* next */
     }
@@ -52,98 +93,30 @@ function which(cmd: string, env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
-function findLocker(env: NodeJS.ProcessEnv): Locker | null {
-  const flock = which('flock', env);
-  if (flock) return { name: 'flock', command: (blocking, t) => ({ file: flock, args: blocking ? ['-x', '-w', String(t), '3'] : ['-x', '-n', '3'] }) };
-  const py = which('python3', env);
-  if (py) return { name: 'python3', command: (blocking, t) => ({ file: py, args: ['-c', PY_LOCK, blocking ? '1' : '0', String(t)] }) };
-  return null;
-}
-
-/** Runs a locker with `fds` as its fds 3, 4…: its exit status, or null when it could not run or was killed. */
-type RunLocker = (file: string, args: string[], fds: readonly number[]) => Promise<number | null>;
-
-interface ProcessWrap {
-  spawn(options: Record<string, unknown>): number;
-  close(): void;
-  onexit: (exitCode: number, signal: string | null) => void;
-}
-
-let processWrap: (new () => ProcessWrap) | null | undefined;
-
 /**
- * The process handle node:child_process is built on. Loading node:child_process (and with it
- * node:net and the streams) costs more than the whole rest of a switch, so the helpers go straight
- * to the binding where this Node has it the way Node 20–24 do; anything else takes the public API.
+ * Runs a helper with `fd` as its fd 3: its exit code, or a description of why it did not exit
+ * (a signal, a failed spawn).
  */
-function processWrapClass(): (new () => ProcessWrap) | null {
-  if (processWrap !== undefined) return processWrap;
-  processWrap = null;
-  const major = Number(process.versions.node.split('.')[0]);
-  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  // process.binding is deprecated (DEP0111, a warning only under --pending-deprecation): never risk a warning.
-  if (major < 20 || major > 24 || /deprecation/.test(flags)) return processWrap;
-  // And should a Node in that range warn about this binding after all, the warning is not printed.
-  const quiet = process.noDeprecation;
-  try {
-    process.noDeprecation = true;
-    const b = (process as unknown as { binding(name: string): { Process?: new () => ProcessWrap } }).binding('process_wrap');
-    if (typeof b?.Process === 'function') processWrap = b.Process;
-  } catch {
-    processWrap = null;
-  } finally {
-    process.noDeprecation = quiet;
-  }
-  return processWrap;
-}
+export type RunLocker = (file: string, args: string[], fd: number, env: NodeJS.ProcessEnv, killAfterMs: number) => Promise<number | string>;
 
-const runLocker: RunLocker = (file, args, fds) => {
-  const Process = processWrapClass();
-  if (!Process) return runLockerPublic(file, args, fds);
-  // Anything unexpected from the binding (it is internal: it may change) and it is set aside for
-  // good, and the public API runs the helper instead.
-  const viaPublicApi = () => {
-    processWrap = null;
-    return runLockerPublic(file, args, fds);
-  };
-  return new Promise((resolve) => {
-    const handle = new Process();
-    handle.onexit = (code, signal) => {
-      handle.close();
-      if (signal) resolve(null);
-      else if (typeof code === 'number') resolve(code);
-      else resolve(viaPublicApi());
-    };
-    let err: unknown;
+const runLocker: RunLocker = (file, args, fd, env, killAfterMs) =>
+  new Promise((resolve) => {
+    let child: ReturnType<typeof spawn>;
     try {
-      err = handle.spawn({
-        file,
-        args: [path.basename(file), ...args],
-        envPairs: ['LC_ALL=C'],
-        stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }, ...fds.map((fd) => ({ type: 'fd', fd }))],
-        detached: false,
-        windowsHide: false,
-        windowsVerbatimArguments: false,
-      });
-    } catch {
-      err = null;
+      child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore', fd], env: { ...env, LC_ALL: 'C' } });
+    } catch (e) {
+      resolve(`could not start (${errnoCode(e) ?? (e as Error).message})`);
+      return;
     }
-    if (err !== 0) {
-      handle.close();
-      resolve(viaPublicApi());
-    }
+    // A helper that hangs (it never should) does not hold everything up for ever.
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const done = (r: number | string) => {
+      clearTimeout(timer);
+      resolve(r);
+    };
+    child.on('error', (e) => done(`could not start (${errnoCode(e) ?? e.message})`));
+    child.on('exit', (code, signal) => done(signal ? `killed by ${signal}` : (code ?? 'no exit status')));
   });
-};
-
-/** The same through node:child_process (any Node); exported for the tests. */
-export const runLockerPublic: RunLocker = (file, args, fds) => {
-  const { spawn } = nodeRequire('node:child_process') as typeof import('node:child_process');
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore', ...fds], env: { LC_ALL: 'C' } });
-    child.on('error', () => resolve(null));
-    child.on('exit', (code, signal) => resolve(signal ? null : code));
-  });
-};
 
 function openLockFile(file: string, codexHome: string): number {
   try {
@@ -172,60 +145,83 @@ function closeQuietly(fd: number): void {
   }
 }
 
-/**
- * Run fn holding Codex's two flocks. `meanwhile` runs once the non-blocking attempts are under
- * way, before they are waited for: work that needs no lock, done while the helpers run.
- */
-export async function withCodexAuthLocks<T>(
-  codexHome: string,
-  fn: () => Promise<T> | T,
-  opts: CodexLockOptions & { meanwhile?: () => void } = {},
-  deps: CodexLockDeps = {},
-): Promise<T> {
+/** Run fn holding Codex's two flocks. */
+export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise<T> | T, opts: CodexLockOptions = {}, deps: CodexLockDeps = {}): Promise<T> {
   const env = opts.env ?? process.env;
-  const timeout = opts.timeoutSec ?? 30;
+  const timeout = Math.max(1, Math.ceil(opts.timeoutSec ?? 30));
   const run = deps.runLocker ?? runLocker;
   const files = [path.join(codexHome, 'auth.lock'), path.join(codexHome, 'auth.json.lock')] as const;
+  if (env[NO_CODEX_LOCKS_ENV] === '1') {
+    (opts.warn ?? opts.debug)?.(
+      `${NO_CODEX_LOCKS_ENV}=1: writing Codex's credentials without Codex's locks (${files[0]}, ${files[1]}); a Codex refreshing its tokens at the same moment could be overwritten.`,
+    );
+    return await fn();
+  }
   const fds: number[] = [];
   const release = () => fds.splice(0).forEach(closeQuietly);
   try {
     // Both files first, so an unwritable CODEX_HOME is reported as such before any lock is taken.
     for (const f of files) fds.push(openLockFile(f, codexHome));
-    const locker = findLocker(env);
-    if (!locker) {
-      opts.debug?.("neither flock(1) nor python3 found: writing auth.json without Codex's locks");
-      release();
-      opts.meanwhile?.();
-      return await fn();
-    }
-    // Both non-blocking attempts at once (never waiting, so the order does not matter here).
-    const nb = locker.command(false, timeout);
-    const attempts = fds.map((fd) => run(nb.file, nb.args, [fd]));
-    opts.meanwhile?.(); // not awaited: whatever it starts runs while the helpers do
-    const [a, b] = await Promise.all(attempts);
-    if (a !== 0 || b !== 0) {
-      // Busy: Codex is writing. Wait in Codex's order — auth.lock, then auth.json.lock — never
-      // holding auth.json.lock while waiting for auth.lock.
-      if (a !== 0 && b === 0) {
-        closeQuietly(fds[1] as number);
-        fds[1] = openLockFile(files[1], codexHome);
+    const pathKey = env.PATH ?? '';
+    const known = working.get(pathKey);
+    const order = known ? [known, ...LOCKERS.filter((l) => l !== known)] : LOCKERS;
+    const tried: string[] = [];
+    for (const locker of order) {
+      const file = which(locker.program, env);
+      if (!file) {
+        tried.push(`${locker.name}: not found`);
+        continue;
       }
-      for (let i = a === 0 ? 1 : 0; i < 2; i += 1) {
-        opts.debug?.(`${files[i]} is locked (Codex is writing its credentials): waiting up to ${timeout}s`);
-        const blocking = locker.command(true, timeout);
-        const got = await run(blocking.file, blocking.args, [fds[i] as number]);
-        if (got !== 0) {
-          throw new CliError(
-            'codex_locked',
-            got === 1
-              ? `Codex is holding its auth lock (${files[i]}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`
-              : `Could not take Codex's auth lock (${files[i]}): ${locker.name} failed; nothing was changed.`,
-          );
+      // Kill a helper only well after it should have ended by itself.
+      const attempt = async (i: number, blocking: boolean): Promise<number | string> =>
+        run(file, locker.args(blocking, timeout), fds[i] as number, env, (timeout + 10) * 1000);
+      const broken = (r: number | string) => r !== 0 && r !== LOCK_BUSY;
+      const why = (r: number | string) => (typeof r === 'number' ? `exit code ${r}` : r);
+      // Both non-blocking attempts at once (never waiting, so the order does not matter here).
+      const [a, b] = await Promise.all([attempt(0, false), attempt(1, false)]);
+      const bad = [a, b].find(broken);
+      if (bad !== undefined) {
+        tried.push(`${locker.name} (${file}): ${why(bad)}`);
+        opts.debug?.(`lock helper ${file} does not work here (${why(bad)}): trying the next one`);
+        continue;
+      }
+      if (a !== 0 || b !== 0) {
+        // Busy: Codex is writing. Wait in Codex's order — auth.lock, then auth.json.lock — never
+        // holding auth.json.lock while waiting for auth.lock.
+        if (a !== 0 && b === 0) {
+          closeQuietly(fds[1] as number);
+          fds[1] = openLockFile(files[1], codexHome);
+        }
+        let failed: number | string | null = null;
+        for (let i = a === 0 ? 1 : 0; i < 2; i += 1) {
+          opts.debug?.(`${files[i]} is locked (Codex is writing its credentials): waiting up to ${timeout}s`);
+          const got = await attempt(i, true);
+          if (got === LOCK_BUSY) {
+            throw new CliError(
+              'codex_locked',
+              `Codex is holding its auth lock (${files[i]}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`,
+            );
+          }
+          if (got !== 0) {
+            failed = got;
+            break;
+          }
+        }
+        if (failed !== null) {
+          tried.push(`${locker.name} (${file}): ${why(failed)} while waiting`);
+          opts.debug?.(`lock helper ${file} failed while waiting (${why(failed)}): trying the next one`);
+          continue;
         }
       }
+      working.set(pathKey, locker);
+      opts.debug?.(`holding Codex's flocks on ${files[0]} and ${files[1]} (through ${file})`);
+      return await fn();
     }
-    opts.debug?.(`holding Codex's flocks on ${files[0]} and ${files[1]}`);
-    return await fn();
+    throw new CliError(
+      'codex_lock_unavailable',
+      `Cannot take Codex's auth locks (${files[0]}, ${files[1]}): no lock helper works here (${tried.join('; ')}); nothing was changed. ` +
+        `Install util-linux's flock, python3 or perl, or set ${NO_CODEX_LOCKS_ENV}=1 to write without Codex's locks (only while no Codex is logging in or refreshing).`,
+    );
   } finally {
     release();
   }

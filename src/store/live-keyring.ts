@@ -92,9 +92,10 @@ export class KeyringLiveCredentials implements LiveCredentials {
     return this.readKeyring();
   }
 
-  async withLock<T>(fn: () => Promise<T> | T, lockOpts: { meanwhile?: () => void } = {}): Promise<T> {
+  async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
     this.ensureHome();
-    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...lockOpts, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
+    const { debug, warn } = this.opts;
+    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...(debug ? { debug } : {}), ...(warn ? { warn } : {}) });
   }
 
   /** Write the entry, then remove auth.json as Codex does after a keyring save (call inside withLock). */

@@ -17,11 +17,8 @@ export interface LiveCredentials {
   /** The file they are in, when they are in a file that each write replaces by a rename. */
   readonly file?: string;
   read(): Promise<string | null>;
-  /**
-   * Run fn holding whatever lock Codex takes around its own writes. `meanwhile`: work that needs no
-   * lock, run while the lock is being taken.
-   */
-  withLock<T>(fn: () => Promise<T> | T, opts?: { meanwhile?: () => void }): Promise<T>;
+  /** Run fn holding whatever lock Codex takes around its own writes. */
+  withLock<T>(fn: () => Promise<T> | T): Promise<T>;
   /** Write the live credentials (call inside withLock). */
   write(text: string): Promise<void>;
 }
@@ -32,7 +29,7 @@ export class FileLiveCredentials implements LiveCredentials {
   constructor(
     private readonly paths: Paths,
     readonly mode: CredentialStoreMode,
-    private readonly opts: { env: NodeJS.ProcessEnv; debug?: (m: string) => void },
+    private readonly opts: { env: NodeJS.ProcessEnv; debug?: (m: string) => void; warn?: (m: string) => void },
   ) {
     this.location = paths.authJson;
     this.file = paths.authJson;
@@ -58,10 +55,11 @@ export class FileLiveCredentials implements LiveCredentials {
     }
   }
 
-  async withLock<T>(fn: () => Promise<T> | T, lockOpts: { meanwhile?: () => void } = {}): Promise<T> {
+  async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
     this.ensureHome();
     const { withCodexAuthLocks } = await import('./codex-lock.js');
-    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...lockOpts, ...(this.opts.debug ? { debug: this.opts.debug } : {}) });
+    const { debug, warn } = this.opts;
+    return withCodexAuthLocks(this.paths.codexHome, fn, { env: this.opts.env, ...(debug ? { debug } : {}), ...(warn ? { warn } : {}) });
   }
 
   async write(text: string): Promise<void> {
