@@ -1,39 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
-import { defineConfig, type Options } from 'tsup';
+import { defineConfig } from 'tsup';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
-// CommonJS bundles of codex-auth's own code; the packages it depends on stay in node_modules and are
-// required lazily by the commands that use them (see src/vendor/). CommonJS because it starts
-// faster than ES modules on Node 20 and can be loaded through V8's code cache (bin/codex-auth.cjs),
-// which Node 20 has no built-in switch for. The source itself is ESM.
+// One bundle, dist/cli.cjs, loaded by bin/codex-auth.cjs (which turns on Node's own compile cache
+// first, where Node has it). CommonJS, although the source is ESM: an ES module that imports a Node
+// built-in gets all of its exports at once, which loads everything behind the built-in's lazy
+// getters (node:fs brings fs/promises and readline, node:util a dozen more): about 10 ms a run on
+// Node 24, more than a whole `list` may take. require() leaves them lazy.
 //
-// Two bundles: dist/cli.cjs has the hot path (list, switch, status, --version) and is all most runs
-// load; dist/program.cjs has the commander program and every command, required by cli.cjs only
-// when the command line is anything else.
-// esbuild turns `import fs from 'node:fs'` into `__toESM(require("fs"), 1)`, which copies every
-// export of the module onto a new object — some twenty times per run, about a millisecond. A
-// built-in module needs no interop: an object whose prototype is the module, with `default` being
-// the module, answers every default and named import the same way.
-const builtinNames = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const bundleTweaks = {
-  name: 'bundle-tweaks',
-  renderChunk(code: string) {
-    const out = code
-      .replace(/__toESM\(require\("([^"]+)"\), 1\)/g, (all, name: string) => (builtinNames.has(name) ? `__builtinESM(require(${JSON.stringify(name)}))` : all))
-      // esbuild escapes non-ASCII in strings but keeps it in the comments it keeps: one em dash makes
-      // V8 hold the whole bundle as a two-byte string. In a comment an escape is just text.
-      .replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-    if (out === code) return undefined;
-    const helper = 'var __builtinESM = (mod) => Object.create(mod, { default: { value: mod, enumerable: true } });\n';
-    // After the "use strict" directive, before the first use.
-    return { code: out.startsWith('"use strict";\n') ? `"use strict";\n${helper}${out.slice(14)}` : `${helper}${out}` };
-  },
-};
+// The small libraries every run needs (commander, zod, smol-toml) are bundled in, so a run reads one
+// file instead of resolving dozens in node_modules; the heavy ones (undici, @napi-rs/keyring) stay in
+// node_modules and are imported lazily by the code that needs them, so commands that make no network
+// or keyring call never load them.
+const BUNDLED = new Set(['commander', 'zod', 'smol-toml']);
 
-const common: Options = {
-  plugins: [bundleTweaks],
+export default defineConfig({
+  entry: { cli: 'src/cli.ts' },
   format: ['cjs'],
   outExtension: () => ({ js: '.cjs' }),
   target: 'node20',
@@ -41,34 +24,10 @@ const common: Options = {
   splitting: false,
   sourcemap: false,
   minify: false,
-  treeshake: false, // rollup's tree-shaking would hoist every lazy require to the top
-  // Every bare package name stays external (node: builtins are external on platform node anyway).
+  clean: true,
+  shims: true, // import.meta.url (src/node-require.ts) in the CommonJS output
+  // Every bare package name not in BUNDLED stays external (node: built-ins are external anyway).
   external: [/^[^./]/],
+  noExternal: [...BUNDLED].map((name) => new RegExp(`^${name}(/|$)`)),
   define: { __VERSION__: JSON.stringify(pkg.version) },
-  esbuildOptions(o) {
-    // src/domain/hash.ts falls back to import.meta only where `require` is missing (never here).
-    o.logOverride = { 'empty-import-meta': 'silent' };
-  },
-};
-
-export default defineConfig([
-  // commander is bundled into the program (it is always needed there, and so goes through the
-  // compiled-code cache with it); every other package stays in node_modules.
-  { ...common, entry: { program: 'src/program.ts' }, clean: false, external: [/^(?!commander(\/|$))[^./]/], noExternal: ['commander'] },
-  {
-    ...common,
-    entry: { cli: 'src/cli.ts' },
-    clean: false,
-    esbuildPlugins: [
-      {
-        // cli.ts's `import('./program.js')` becomes a runtime require of the sibling bundle.
-        name: 'program-bundle',
-        setup(build) {
-          build.onResolve({ filter: /^\.\/program\.js$/ }, () => ({ path: 'program-bundle', namespace: 'program-bundle' }));
-          build.onResolve({ filter: /^\.\/program\.cjs$/ }, () => ({ path: './program.cjs', external: true }));
-          build.onLoad({ filter: /.*/, namespace: 'program-bundle' }, () => ({ contents: "module.exports = require('./program.cjs');", loader: 'js' }));
-        },
-      },
-    ],
-  },
-]);
+});

@@ -34,7 +34,7 @@ export class App {
   }
 
   static async create(ctx: Ctx, opts: GlobalOptions): Promise<App> {
-    return new App(ctx, opts, await Output.create(ctx.stdout, ctx.stderr, ctx.env, { json: Boolean(opts.json), debug: Boolean(opts.debug) }));
+    return new App(ctx, opts, Output.create(ctx.stdout, ctx.stderr, ctx.env, { json: Boolean(opts.json), debug: Boolean(opts.debug) }));
   }
 
   get env(): NodeJS.ProcessEnv {

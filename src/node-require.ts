@@ -1,8 +1,7 @@
 /**
- * A synchronous require for Node's built-in modules that are loaded only when needed. The bundle is
- * CommonJS (`require` exists); the tests run the ESM source (createRequire).
+ * A synchronous require for Node's built-in modules that only some runs need (node:tty,
+ * node:child_process…): loaded where used, not at start-up.
  */
 import { createRequire } from 'node:module';
 
-declare const require: NodeJS.Require | undefined;
-export const nodeRequire: NodeJS.Require = typeof require === 'function' ? require : createRequire(import.meta.url);
+export const nodeRequire: NodeJS.Require = createRequire(import.meta.url);

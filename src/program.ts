@@ -1,7 +1,6 @@
 /**
  * The commander program: every command, its options, help and examples, and error → exit code.
  * Command handlers live in src/commands/<name>.ts and are imported only when their command runs.
- * (The commonest invocations skip commander entirely: see cli.ts.)
  */
 import { Command, CommanderError } from 'commander';
 import { App, type GlobalOptions } from './app.js';
@@ -250,7 +249,7 @@ export async function runProgram(argv: string[], injected?: Ctx): Promise<number
       if (wantsJson) new Output(ctx.stdout, ctx.stderr, { json: true, debug: false }).document({ error: { code: 'usage', message: e.message.replace(/^error: /, '') } });
       return 2;
     }
-    return (await Output.create(ctx.stdout, ctx.stderr, ctx.env, { json: wantsJson, debug: argv.includes('--debug') })).failure(e);
+    return (Output.create(ctx.stdout, ctx.stderr, ctx.env, { json: wantsJson, debug: argv.includes('--debug') })).failure(e);
   }
   if (!pending) {
     program.outputHelp();

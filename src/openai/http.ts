@@ -5,8 +5,7 @@
  * Errors never include headers or bodies, so secrets cannot leak through them.
  */
 import fs from 'node:fs';
-import tls from 'node:tls';
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -38,15 +37,8 @@ export class HttpError extends Error {
   }
 }
 
-/**
- * Whether `e` is an HttpError. Structural as well as by class: the CLI ships as two bundles, each
- * with its own copy of this module, and when a client made by one copy throws into code of the other,
- * `instanceof` fails and "connection refused" became an "unexpected error".
- */
 export function isHttpError(e: unknown): e is HttpError {
-  if (e instanceof HttpError) return true;
-  const x = e as Partial<HttpError> | null;
-  return e instanceof Error && e.name === 'HttpError' && (x?.kind === 'timeout' || x?.kind === 'network') && typeof x?.short === 'string';
+  return e instanceof HttpError;
 }
 
 export interface HttpClient {
@@ -63,11 +55,11 @@ export function httpTimeoutMs(env: NodeJS.ProcessEnv): number {
 }
 
 /** Extra trusted CAs, added to (not replacing) Node's built-in roots, as Codex does. */
-function loadCa(env: NodeJS.ProcessEnv): string[] | undefined {
+function loadCa(env: NodeJS.ProcessEnv, roots: readonly string[]): string[] | undefined {
   const file = env.CODEX_CA_CERTIFICATE || env.SSL_CERT_FILE;
   if (!file) return undefined;
   try {
-    return [...tls.rootCertificates, fs.readFileSync(file, 'utf8')];
+    return [...roots, fs.readFileSync(file, 'utf8')];
   } catch {
     return undefined;
   }
@@ -96,8 +88,13 @@ function describeNetworkError(err: unknown, url: string, timeoutMs: number): Htt
   return new HttpError('network', 'network', `network error talking to ${where}${code ? ` (${code})` : ''}`);
 }
 
-export function createHttpClient(env: NodeJS.ProcessEnv): HttpClient {
-  const ca = loadCa(env);
+/**
+ * undici and node:tls are imported here, when a command first needs the network: everything is one
+ * bundle, and a static import would load them for every command.
+ */
+export async function createHttpClient(env: NodeJS.ProcessEnv): Promise<HttpClient> {
+  const [{ EnvHttpProxyAgent, request }, tls] = await Promise.all([import('undici'), import('node:tls')]);
+  const ca = loadCa(env, tls.rootCertificates);
   // Proxy settings come from the injected environment (not process.env), upper or lower case.
   const pick = (name: string) => env[name] ?? env[name.toLowerCase()];
   const httpProxy = pick('HTTP_PROXY');

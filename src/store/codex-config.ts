@@ -18,7 +18,7 @@ export async function readCodexConfig(configToml: string): Promise<CodexConfig> 
   const text = readFileIfExists(configToml);
   if (text === null) return DEFAULTS;
   if (!text.includes('cli_auth_credentials_store') && !text.includes('chatgpt_base_url')) return DEFAULTS;
-  const { parse } = await import('../vendor/toml.js');
+  const { parse } = await import('smol-toml');
   let doc: Record<string, unknown>;
   try {
     doc = parse(text) as Record<string, unknown>;

@@ -18,8 +18,8 @@
  *   username, so each side reads and updates the other's item in place (no duplicates).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { nodeRequire } from '../node-require.js';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import { CliError } from '../errors.js';
@@ -224,7 +224,7 @@ export function keyringBackendName(platform: NodeJS.Platform = process.platform)
   return 'Secret Service';
 }
 
-type KeyringModule = typeof import('../vendor/napi-keyring.js');
+type KeyringModule = typeof import('@napi-rs/keyring');
 
 export interface NapiKeyringBackendOptions {
   /**
@@ -254,7 +254,7 @@ export class NapiKeyringBackend implements KeyringBackend {
   constructor(opts: NapiKeyringBackendOptions = {}) {
     this.platform = opts.platform ?? process.platform;
     this.env = opts.env ?? process.env;
-    this.load = opts.load ?? (() => import('../vendor/napi-keyring.js'));
+    this.load = opts.load ?? (() => import('@napi-rs/keyring'));
     this.name = keyringBackendName(this.platform);
     this.address = this.platform === 'linux' ? (effectiveBusAddress(this.env) ?? null) : null;
   }
@@ -365,6 +365,7 @@ export function probeBusAddress(address: string, signal?: AbortSignal): Promise<
   const target = parseBusAddress(address);
   if (target === null) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
+    const net = nodeRequire('node:net') as typeof import('node:net'); // only when a bus is probed
     const sock = net.createConnection({ path: target.path });
     let buf = '';
     const done = (err?: Error): void => {

@@ -1,5 +1,5 @@
 /** registry.json: versioned, validated with zod, migrated step by step. It never holds secrets. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { REGISTRY_VERSION } from './registry-defaults.js';
 

@@ -2,6 +2,7 @@
  * All printing goes through here: data to stdout, messages/warnings/progress to stderr, exactly one
  * JSON document on stdout with --json, colors only on a TTY and never with NO_COLOR.
  */
+import { styleText } from 'node:util';
 import type { OutStream } from '../context.js';
 import { CliError } from '../errors.js';
 
@@ -19,7 +20,7 @@ export function colorLevel(stream: OutStream, env: NodeJS.ProcessEnv): 0 | 1 | 2
   return 2;
 }
 
-/** The styles codex-auth uses; a chalk instance when colors are on, plain text otherwise. */
+/** The styles codex-auth uses: ANSI styles when colors are on, plain text otherwise. */
 export interface Palette {
   readonly level: 0 | 1 | 2 | 3;
   bold(s: string): string;
@@ -33,6 +34,26 @@ export interface Palette {
 const same = (s: string) => s;
 export const PLAIN: Palette = { level: 0, bold: same, dim: same, red: same, green: same, yellow: same, cyan: same };
 
+type Style = Parameters<typeof styleText>[0];
+/**
+ * util.styleText with our own decision: colorLevel() has already looked at the stream and the
+ * environment, so Node must not look again (validateStream, Node 22.13+; older Nodes ignore it).
+ */
+const styled = (format: Style) => (s: string) => styleText(format, s, { validateStream: false });
+
+const COLOURED: Omit<Palette, 'level'> = {
+  bold: styled('bold'),
+  dim: styled('dim'),
+  red: styled('red'),
+  green: styled('green'),
+  yellow: styled('yellow'),
+  cyan: styled('cyan'),
+};
+
+export function paletteFor(level: 0 | 1 | 2 | 3): Palette {
+  return level === 0 ? PLAIN : { level, ...COLOURED };
+}
+
 export class Output {
   private jsonWritten = false;
 
@@ -44,13 +65,9 @@ export class Output {
     readonly err: Palette = PLAIN,
   ) {}
 
-  /** chalk is loaded only when a stream gets colors (a terminal without NO_COLOR). */
-  static async create(stdout: OutStream, stderr: OutStream, env: NodeJS.ProcessEnv, opts: { json: boolean; debug: boolean }): Promise<Output> {
-    const lo = colorLevel(stdout, env);
-    const le = colorLevel(stderr, env);
-    if (lo === 0 && le === 0) return new Output(stdout, stderr, opts);
-    const { Chalk } = await import('../vendor/chalk.js');
-    return new Output(stdout, stderr, opts, lo ? new Chalk({ level: lo }) : PLAIN, le ? new Chalk({ level: le }) : PLAIN);
+  /** Colours per stream: on a terminal without NO_COLOR, or when FORCE_COLOR asks for them. */
+  static create(stdout: OutStream, stderr: OutStream, env: NodeJS.ProcessEnv, opts: { json: boolean; debug: boolean }): Output {
+    return new Output(stdout, stderr, opts, paletteFor(colorLevel(stdout, env)), paletteFor(colorLevel(stderr, env)));
   }
 
   get json(): boolean {

@@ -103,7 +103,7 @@ export async function runInProcess(argv: string[], opts: RunOptions & { env: Rec
   if (opts.tty) stdin.setRawMode = () => stdin;
   if (opts.input !== undefined) stdin.end(opts.input);
   else if (!opts.onStdin) stdin.end();
-  let http: HttpClient | undefined;
+  let http: Promise<HttpClient> | undefined;
   const ctx: Ctx = {
     env: opts.env,
     cwd: opts.home,
@@ -113,7 +113,7 @@ export async function runInProcess(argv: string[], opts: RunOptions & { env: Rec
     stdout,
     stderr,
     now: () => opts.now ?? new Date(),
-    http: async () => (http ??= createHttpClient(opts.env)),
+    http: () => (http ??= createHttpClient(opts.env)),
     codexProcesses: async () => opts.processes ?? [],
     keyringBackend: async () => opts.keyring ?? new MemoryKeyring(),
   };
@@ -122,7 +122,7 @@ export async function runInProcess(argv: string[], opts: RunOptions & { env: Rec
     const code = await runCli(argv, ctx);
     return { code, stdout: stdout.data, stderr: stderr.data };
   } finally {
-    await http?.close();
+    if (http) await (await http).close();
   }
 }
 
