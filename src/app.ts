@@ -87,7 +87,7 @@ export class App {
         const opts = { env: this.env, debug, warn: (m: string) => this.out.warn(m), backend, timeoutMs: k.keyringTimeoutFromEnv(this.env), platform: this.ctx.platform };
         return cfg.credentialStore === 'keyring' ? new l.KeyringLiveCredentials(this.paths, opts) : new l.AutoLiveCredentials(this.paths, opts);
       }
-      return new FileLiveCredentials(this.paths, cfg.credentialStore, { env: this.ctx.env, debug });
+      return new FileLiveCredentials(this.paths, cfg.credentialStore, { env: this.ctx.env, debug, warn: (m: string) => this.out.warn(m) });
     }));
   }
 

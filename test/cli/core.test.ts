@@ -335,6 +335,14 @@ describe('switch', () => {
     expect(fs.existsSync(path.join(sb.codexHome, 'codex-auth', 'backups'))).toBe(false);
   });
 
+  it('CODEX_AUTH_NO_CODEX_LOCKS=1 switches without Codex\'s locks and says so (file mode)', async () => {
+    const { b } = await threeAccounts();
+    const r = await sb.run(['switch', 'bob@example.com'], { env: { ...sb.env, CODEX_AUTH_NO_CODEX_LOCKS: '1', PATH: '/nonexistent' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: CODEX_AUTH_NO_CODEX_LOCKS=1: writing Codex's credentials without Codex's locks/);
+    expect(JSON.parse(sb.readAuth() ?? '')).toEqual(b);
+  });
+
   it('saves the live (refreshed) tokens back before switching away, and restores them on return', async () => {
     const { a } = await threeAccounts();
     const refreshed = { ...a, tokens: { ...a.tokens, refresh_token: 'rt_after_refresh_0001' }, last_refresh: new Date(Date.now() + 1000).toISOString() };

@@ -436,12 +436,17 @@ describe('live credentials in keyring and auto mode (in-memory keyring)', () => 
     const live = new KeyringLiveCredentials(paths, opts);
     const lockFile = join(paths.codexHome, 'auth.lock');
     writeFileSync(lockFile, '');
-    const holder = spawn('flock', ['-x', lockFile, 'sh', '-c', 'echo held; sleep 0.6'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The holder marks that it is about to let go; the write under our lock must come after that.
+    const marker = join(paths.codexHome, 'holder-done');
+    const holder = spawn('flock', ['-x', lockFile, 'sh', '-c', 'echo held; sleep 0.6; : > "$1"', 'sh', marker], { stdio: ['ignore', 'pipe', 'ignore'] });
     const exited = new Promise((r) => holder.once('exit', r));
     await new Promise<void>((r) => holder.stdout.once('data', () => r()));
-    const t0 = Date.now();
-    await live.withLock(() => live.write(doc('sk-locked')));
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    let holderDoneBeforeWrite: boolean | undefined;
+    await live.withLock(() => {
+      holderDoneBeforeWrite = existsSync(marker);
+      return live.write(doc('sk-locked'));
+    });
+    expect(holderDoneBeforeWrite).toBe(true);
     await exited;
   });
 });
