@@ -5,10 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { assertBuilt, BIN, keyringEnv, requireKeyring, runBin } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, runCodex } from '../support/codex.js';
+import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, type RunResult, runCodex } from '../support/codex.js';
 import { FakeOpenAI, type RateLimits } from '../support/fake-openai.js';
 import { explain, secretScan } from '../support/e2e.js';
 import { type ChatgptAuthDoc, fakeApiKey, nowSeconds } from '../support/jwt.js';
@@ -16,10 +17,55 @@ import { type ChatgptAuthDoc, fakeApiKey, nowSeconds } from '../support/jwt.js';
 const gate = requireKeyring();
 if (!codexAvailable() && process.env.CI) throw new Error(`the real Codex CLI is missing at ${CODEX_BIN}`);
 
+/**
+ * A usage limit's window: long enough that no slow run outlives it between hitting the limit and
+ * `watch --once` seeing it (a 6-second one did, and the watch then had nothing to do).
+ */
+const WINDOW_SECONDS = 15 * 60;
+/** How long a slow machine may take for what a fast one does in a second or two. */
+const PATIENCE_MS = 45_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The last JSON event a `watch --once --json` printed; a clear failure when it printed none. */
+function lastEvent(r: RunResult): Record<string, unknown> {
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  expect(line, `watch --once --json printed no event\n${explain(r)}`).not.toBe('');
+  return JSON.parse(line);
+}
 
-describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the real Codex CLI', () => {
+/** Wait until `cond()` holds, checking every 50 ms; fails naming `what` after `timeoutMs`. */
+async function waitFor(cond: () => boolean, what: string, timeoutMs = PATIENCE_MS): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * The window's reset, without waiting the window out: codex-auth runs with a clock `offsetMs` ahead
+ * (a --require preload that moves Date, for that one process). Codex's session log, the fake's
+ * answers and the stored state keep the real times, as they would after a real wait.
+ */
+function clockAhead(offsetMs: number): Record<string, string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-auth-clock-'));
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const preload = path.join(dir, 'clock-ahead.cjs');
+  fs.writeFileSync(
+    preload,
+    `const Real = Date;
+const offset = ${Math.round(offsetMs)};
+class Later extends Real {
+  constructor(...a) { if (a.length === 0) super(Real.now() + offset); else super(...a); }
+  static now() { return Real.now() + offset; }
+}
+globalThis.Date = Later;
+`,
+  );
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(preload)}`.trim() };
+}
+
+// Each test runs Codex and codex-auth a dozen times: room for a loaded machine.
+describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the real Codex CLI', { timeout: 240_000 }, () => {
   let fake: FakeOpenAI;
   const { transcript, secrets } = secretScan();
   let n = 0;
@@ -36,8 +82,8 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     const sb = codexSandbox(onTestFinished);
     if (opts.mode === 'keyring') fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), 'cli_auth_credentials_store = "keyring"\n');
     const env = { CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl, CODEX_AUTH_CODEX_BIN: CODEX_BIN };
-    const auth = async (args: string[], input?: string) => {
-      const r = await runBin(args, { home: sb.home, codexHome: sb.codexHome, env, ...(input !== undefined ? { input } : {}) });
+    const auth = async (args: string[], input?: string, extraEnv: Record<string, string> = {}) => {
+      const r = await runBin(args, { home: sb.home, codexHome: sb.codexHome, env: { ...env, ...extraEnv }, ...(input !== undefined ? { input } : {}) });
       transcript.push(r.stdout, r.stderr);
       return r;
     };
@@ -96,14 +142,14 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     const en = await w.auth(['fallback', 'enable']);
     expect(en.code, explain(en)).toBe(0);
 
-    const resetAt = exhaust(a, 6);
+    const resetAt = exhaust(a, WINDOW_SECONDS);
     let exec = await w.codex(w.execArgs());
     expect(exec.code).not.toBe(0);
     expect(exec.stderr).toMatch(/usage limit/i);
 
     let once = await w.auth(['watch', '--once', '--json']);
     expect(once.code, explain(once)).toBe(0);
-    const ev = JSON.parse(once.stdout.trim().split('\n').at(-1) as string);
+    const ev = lastEvent(once);
     expect(ev).toMatchObject({ schemaVersion: 1, event: 'switch', kind: 'fallback-key' });
     fake.clearRequests();
     exec = await w.codex(w.execArgs());
@@ -117,13 +163,13 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     // Before the reset: stays on the key.
     once = await w.auth(['watch', '--once']);
     expect(once.stderr).toContain('No switch: in fallback on');
-    // The window resets, and the usage API confirms headroom: back to alice.
-    await sleep(Math.max(0, resetAt * 1000 - Date.now()) + 500);
+    // The window resets (codex-auth's clock a minute past it), and the usage API confirms headroom:
+    // back to alice.
     fake.setResponses(a.tokens.access_token, {});
     fake.setUsage(a.tokens.account_id, { primary: { usedPercent: 3 }, secondary: { usedPercent: 40 } });
-    once = await w.auth(['watch', '--once', '--json']);
+    once = await w.auth(['watch', '--once', '--json'], undefined, clockAhead(resetAt * 1000 - Date.now() + 60_000));
     expect(once.code, explain(once)).toBe(0);
-    expect(JSON.parse(once.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ event: 'switch', kind: 'switch-back' });
+    expect(lastEvent(once)).toMatchObject({ event: 'switch', kind: 'switch-back' });
     fake.clearRequests();
     exec = await w.codex(w.execArgs());
     expect(exec.code, explain(exec)).toBe(0);
@@ -146,7 +192,7 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     exhaust(a, 3600);
     expect((await w.codex(w.execArgs())).code).not.toBe(0);
     const once = await w.auth(['watch', '--once', '--json']);
-    expect(JSON.parse(once.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ event: 'switch', kind: 'rotate' });
+    expect(lastEvent(once)).toMatchObject({ event: 'switch', kind: 'rotate' });
     fake.clearRequests();
     const exec = await w.codex(w.execArgs());
     expect(exec.code, explain(exec)).toBe(0);
@@ -191,8 +237,8 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     onTestFinished(() => {
       child.kill('SIGKILL');
     });
-    for (let i = 0; i < 100 && !out.includes('"event":"start"'); i += 1) await sleep(50);
-    expect(out).toContain('"event":"start"');
+    await waitFor(() => out.includes('"event":"start"') || child.exitCode !== null, 'the watch loop to start');
+    expect(out, err).toContain('"event":"start"');
     // A second watch for the same CODEX_HOME refuses to start.
     const second = await w.auth(['watch']);
     expect(second.code).toBe(1);
@@ -203,9 +249,12 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     await fake.waitForRequest({ path: '/backend-api/wham/usage', bearer: a.tokens.access_token });
     exhaust(a, 3600);
     expect((await w.codex(w.execArgs())).code).not.toBe(0);
-    const t0 = Date.now();
-    while (!out.includes('"event":"switch"') && Date.now() - t0 < 15_000) await sleep(100);
-    transcript.push(out, err);
+    // Within one 5-second interval on a fast machine; a loaded one may take several.
+    try {
+      await waitFor(() => out.includes('"event":"switch"') || child.exitCode !== null, 'the watch loop to switch');
+    } finally {
+      transcript.push(out, err);
+    }
     const sw = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'switch');
     expect(sw).toMatchObject({ kind: 'fallback-key' });
     const list = JSON.parse((await w.auth(['list', '--json'])).stdout);
