@@ -298,7 +298,7 @@ describe('secrets never in the argv of child processes', () => {
     await holderDone;
     expect(r.code, explain(r)).toBe(0);
     // The helper waiting for auth.lock: it locks the descriptor it inherited (fd 3), so no path either.
-    expect(seen.some((s) => /(^|\/)flock -x -w \d+ 3\s*$/.test(s.cmdline)), seen.map((s) => s.cmdline).join('\n')).toBe(true);
+    expect(seen.some((s) => /(^|\/)flock -x -w \d+ -E 75 3\s*$/.test(s.cmdline)), seen.map((s) => s.cmdline).join('\n')).toBe(true);
     for (const s of seen) {
       for (const t of [a.tokens.refresh_token, a.tokens.access_token, b.tokens.refresh_token, b.tokens.access_token]) {
         expect(s.cmdline.includes(t), `token in argv of ${s.cmdline}`).toBe(false);
