@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { NODE } from './node.mjs';
 
 /** Bundle test/support/jwt.ts into `outDir` and import it. */
 export async function loadJwtHelpers(repo, outDir) {
@@ -56,7 +57,7 @@ export function writeAuthFiles(jwt, dir, n, { tag, accessHours = 6, plans = ['pl
 
 /** Run the CLI synchronously, capturing output (setup only, never timed). */
 export function cliSync(ctx, args, extraEnv = {}) {
-  const res = spawnSync(process.execPath, [ctx.bin, ...args], {
+  const res = spawnSync(NODE, [ctx.bin, ...args], {
     cwd: ctx.repo,
     env: { ...ctx.env, ...extraEnv },
     encoding: 'utf8',

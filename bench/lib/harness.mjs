@@ -7,12 +7,13 @@
  *   command order rotated, and the per-run times of all rounds merged, to get close to interleaving.
  *
  * A command is { id, label, argv: string[] | (k) => string[], verify?: (k) => void,
- *   hyperfine?: { argv, prepare?, verify? } }: argv is given to `node` (process.execPath); k counts
+ *   hyperfine?: { argv, prepare?, verify? } }: argv is given to `node` (NODE); k counts
  * every run of that command, warm-ups included (used by `switch` to alternate its target).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { NODE } from './node.mjs';
 
 export function hyperfineVersion() {
   const r = spawnSync('hyperfine', ['--version'], { encoding: 'utf8' });
@@ -29,7 +30,7 @@ function rotate(arr, by) {
 
 /** Rerun a failed command with its output captured, for the report. */
 function diagnose(argv, env, cwd) {
-  const r = spawnSync(process.execPath, argv, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(NODE, argv, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const text = `${r.stderr ?? ''}${r.stdout ?? ''}`.trim();
   return `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}: ${text.slice(0, 400)}`;
 }
@@ -60,7 +61,7 @@ export function measureOwn(commands, { runs, warmup, env, cwd, log = () => {} })
       const argv = typeof c.argv === 'function' ? c.argv(k) : c.argv;
       const cenv = c.env ?? env;
       const t0 = process.hrtime.bigint();
-      const r = spawnSync(process.execPath, argv, { cwd, env: cenv, stdio: 'ignore' });
+      const r = spawnSync(NODE, argv, { cwd, env: cenv, stdio: 'ignore' });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r.error || r.status !== 0) {
         errors[c.id] = r.error ? r.error.message : diagnose(argv, cenv, cwd);
@@ -86,7 +87,7 @@ function shellWord(s) {
 }
 
 function commandLine(argv) {
-  return [process.execPath, ...argv].map(shellWord).join(' ');
+  return [NODE, ...argv].map(shellWord).join(' ');
 }
 
 export function measureHyperfine(commands, { runs, warmup, env, cwd, tmpDir, log = () => {} }) {
