@@ -9,14 +9,14 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 // getters (node:fs brings fs/promises and readline, node:util a dozen more): about 10 ms a run on
 // Node 24, more than a whole `list` may take. require() leaves them lazy.
 //
-// The small libraries every run needs (commander, zod, smol-toml) are bundled in, so a run reads one
+// The small libraries codex-auth needs (zod, smol-toml) are bundled in, so a run reads one
 // file instead of resolving dozens in node_modules; the heavy ones (undici, @napi-rs/keyring) stay in
 // node_modules and are imported lazily by the code that needs them, so commands that make no network
 // or keyring call never load them.
-const BUNDLED = new Set(['commander', 'zod', 'smol-toml']);
+const BUNDLED = new Set(['zod', 'smol-toml']);
 
 export default defineConfig({
-  entry: { cli: 'src/cli.ts' },
+  entry: { cli: 'src/main.ts' },
   format: ['cjs'],
   outExtension: () => ({ js: '.cjs' }),
   target: 'node20',

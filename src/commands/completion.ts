@@ -1,5 +1,5 @@
 /**
- * `codex-auth completion bash|zsh|fish`: a completion script generated from the commander program
+ * `codex-auth completion bash|zsh|fish`: a completion script generated from the command table
  * itself (commands, aliases, subcommands, options, arguments), so it cannot drift from the real CLI.
  *
  * The script embeds a small table, one record per line, fields separated by `|`:
@@ -15,8 +15,8 @@
  * (nothing at all on any error).
  */
 import fs from 'node:fs';
-import type { Command, Option } from 'commander';
 import type { App } from '../app.js';
+import { type CommandSpec, type OptionSpec, type ProgramSpec } from '../cli/spec.js';
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
 import { usageError } from '../errors.js';
@@ -35,15 +35,8 @@ const KIND_BY_NAME: Record<string, string> = {
   shell: `w:${SHELLS.join(',')}`,
 };
 
-function kindFor(name: string, choices?: readonly string[]): string {
-  if (choices && choices.length) return `w:${choices.join(',')}`;
+function kindFor(name: string): string {
   return KIND_BY_NAME[name] ?? 'none';
-}
-
-/** The value placeholder of an option's flags: `--key <query>` → `query`. */
-function placeholder(flags: string): string {
-  const m = /[<[]([^>\]]+)[>\]]/.exec(flags);
-  return (m?.[1] ?? '').replace(/\.\.\.$/, '');
 }
 
 function clean(text: string): string {
@@ -54,34 +47,45 @@ function join(parent: string, name: string): string {
   return parent === '' ? name : `${parent} ${name}`;
 }
 
-/** The table (see the top of this file) for a commander program. */
-export function completionTable(program: Command): string[] {
+const HELP_OPTION: OptionSpec = { long: 'help', short: 'h', description: 'show help' };
+
+/** The table (see the top of this file) for the command table. */
+export function completionTable(program: ProgramSpec): string[] {
   const rows: string[] = [];
-  const walk = (cmd: Command, at: string): void => {
-    const help = cmd.createHelp();
-    for (const opt of help.visibleOptions(cmd) as Option[]) {
-      const takesValue = opt.required || opt.optional;
-      const kind = takesValue ? kindFor(placeholder(opt.flags), opt.argChoices) : '';
-      for (const flag of [opt.short, opt.long]) if (flag) rows.push(`O|${at}|${flag}|${kind}|${clean(opt.description)}`);
-    }
-    for (const arg of cmd.registeredArguments) rows.push(`A|${at}|${kindFor(arg.name(), arg.argChoices)}|${arg.variadic ? 1 : 0}|${clean(arg.description)}`);
-    for (const sub of help.visibleCommands(cmd)) {
-      const p = join(at, sub.name());
-      rows.push(`C|${at}|${sub.name()}|${p}|${clean(sub.description())}`);
-      for (const alias of sub.aliases()) rows.push(`H|${at}|${alias}|${p}|`);
-      walk(sub, p);
+  const options = (at: string, list: readonly OptionSpec[]): void => {
+    for (const o of list) {
+      const kind = o.value ? kindFor(o.value) : '';
+      for (const flag of [o.short ? `-${o.short}` : null, `--${o.long}`]) if (flag) rows.push(`O|${at}|${flag}|${kind}|${clean(o.description)}`);
     }
   };
-  walk(program, '');
+  const commands = (at: string, list: readonly CommandSpec[]): void => {
+    for (const c of list.filter((x) => !x.hidden)) {
+      const p = join(at, c.name);
+      rows.push(`C|${at}|${c.name}|${p}|${clean(c.description)}`);
+      for (const alias of c.aliases ?? []) rows.push(`H|${at}|${alias}|${p}|`);
+      walk(c, p);
+    }
+    // `help [command]`, as --help lists it.
+    const p = join(at, 'help');
+    rows.push(`C|${at}|help|${p}|display help for command`);
+    rows.push(`A|${p}|command|0|the command`);
+  };
+  const walk = (c: CommandSpec, at: string): void => {
+    options(at, [...(c.options ?? []), HELP_OPTION]);
+    for (const a of c.args ?? []) rows.push(`A|${at}|${kindFor(a.name)}|${a.variadic ? 1 : 0}|${clean(a.description)}`);
+    if (c.subcommands) commands(at, c.subcommands);
+  };
+  options('', program.options);
+  commands('', program.commands);
   return rows;
 }
 
 const sh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const fishq = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-export function completionScript(shell: Shell, program: Command): string {
+export function completionScript(shell: Shell, program: ProgramSpec): string {
   const rows = completionTable(program);
-  const name = program.name();
+  const name = program.name;
   if (shell === 'fish') return fishScript(name, rows);
   return (shell === 'bash' ? bashScript : zshScript)(name, rows.join('\n'));
 }
@@ -422,8 +426,8 @@ complete -c ${name} -f -a '(__codex_auth_complete)'
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-/** `codex-auth completion SHELL`, bound to the program it describes (so cli.ts stays the source). */
-export function completionHandler(program: Command): (app: App, args: unknown[]) => Promise<number> {
+/** `codex-auth completion SHELL`, bound to the command table it describes. */
+export function completionHandler(program: ProgramSpec): (app: App, args: unknown[]) => Promise<number> {
   return async (app, args) => {
     const shell = String(args[0] ?? '');
     if (!(SHELLS as readonly string[]).includes(shell)) {

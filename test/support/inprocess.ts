@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli.js';
+import { runCli } from '../../src/main.js';
 import type { Ctx, InStream, ProcessInfo } from '../../src/context.js';
 import { createHttpClient, type HttpClient } from '../../src/openai/http.js';
 import { MemoryKeyring } from './memory-keyring.js';
