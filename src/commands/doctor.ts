@@ -346,6 +346,7 @@ type VersionRun = { ok: true; version: string } | { ok: false; why: string };
 function codexVersion(bin: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<VersionRun> {
   return new Promise((resolve) => {
     let out = '';
+    let err = '';
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     const done = (r: VersionRun): void => {
@@ -374,13 +375,19 @@ function codexVersion(bin: string, env: NodeJS.ProcessEnv, timeoutMs: number): P
       if (out.length < 4096) out += b.toString('utf8');
     });
     child.stderr?.on('data', (b: Buffer) => {
-      if (out.length < 4096) out += b.toString('utf8');
+      if (err.length < 4096) err += b.toString('utf8');
     });
     child.on('error', (e) => done({ ok: false, why: errnoCode(e) ?? e.message }));
     child.on('close', (code, signal) => {
-      const first = out.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
-      if (code === 0 && first !== '') done({ ok: true, version: first.slice(0, 80) });
-      else done({ ok: false, why: signal ? `killed by ${signal}` : `exit code ${code}` });
+      // The version is what codex prints on stdout (`codex-cli 0.169.0`); a warning on stderr is
+      // not a version. Control characters never reach the terminal.
+      const printable = (l: string) => l.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').trim();
+      const version = out.split('\n').map(printable).find((l) => /\d+\.\d+/.test(l));
+      if (code === 0 && version) done({ ok: true, version: version.slice(0, 80) });
+      else if (code === 0) {
+        const said = err.split('\n').map(printable).find((l) => l !== '');
+        done({ ok: false, why: `it printed no version${said ? `; it said: ${said.slice(0, 80)}` : ''}` });
+      } else done({ ok: false, why: signal ? `killed by ${signal}` : `exit code ${code}` });
     });
   });
 }

@@ -331,6 +331,21 @@ describe('doctor', () => {
     expect(hung.check('codex_binary')).toMatchObject({ status: 'warn', message: `${path.join(shimDir, 'codex-hangs')} --version failed (no answer within 5 s)` });
   }, 20_000);
 
+  it("takes codex's version from its standard output, never a warning it printed on stderr", async () => {
+    const dir = path.join(sb.root, 'codex-shims');
+    fs.mkdirSync(dir, { recursive: true });
+    const warns = path.join(dir, 'codex-warns');
+    fs.writeFileSync(warns, '#!/bin/sh\necho "WARNING: proceeding, even though we could not create PATH aliases" >&2\necho "codex-cli 0.169.0"\n', { mode: 0o755 });
+    const noVersion = path.join(dir, 'codex-no-version');
+    fs.writeFileSync(noVersion, '#!/bin/sh\nprintf "WARNING: \\033]0;pwned\\007something odd\\n" >&2\n', { mode: 0o755 });
+    const good = await doctorJson({ CODEX_AUTH_CODEX_BIN: warns });
+    expect(good.check('codex_binary')).toMatchObject({ status: 'ok', message: `codex-cli 0.169.0 (${warns})` });
+    const bad = await doctorJson({ CODEX_AUTH_CODEX_BIN: noVersion });
+    expect(bad.check('codex_binary')).toMatchObject({ status: 'warn' });
+    expect(bad.check('codex_binary').message).toContain('printed no version');
+    expect(bad.check('codex_binary').message).not.toMatch(/[\u0000-\u001f]/);
+  });
+
   it('in keyring mode, warns about an auth.json Codex ignores and points at the import', async () => {
     await healthy();
     fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), 'cli_auth_credentials_store = "keyring"\n');

@@ -97,6 +97,12 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Ru
     ...env,
   });
   for (const k of Object.keys(base)) if (/^(npm_|NODE_PATH$|INIT_CWD$)/i.test(k)) delete base[k];
+  // A user's PATH: not the repository's node_modules/.bin that `npm test` puts first (its codex
+  // would be found by doctor, rightly, and named).
+  base.PATH = (base.PATH ?? '')
+    .split(path.delimiter)
+    .filter((d) => d !== '' && path.relative(REPO_ROOT, d).startsWith('..'))
+    .join(path.delimiter);
   const r = await runProcess(binPath, args, { env: base, cwd, timeoutMs: 60_000 });
   transcript.push(r.stdout, r.stderr);
   return r;
