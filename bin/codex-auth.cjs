@@ -8,11 +8,34 @@
 const module_ = require('node:module');
 
 if (typeof module_.enableCompileCache === 'function') {
+  if (process.env.NODE_COMPILE_CACHE) module_.enableCompileCache();
+  else {
+    const dir = privateCacheDir();
+    if (dir) module_.enableCompileCache(dir);
+  }
+}
+
+/**
+ * $XDG_CACHE_HOME/codex-auth (or ~/.cache/codex-auth), created 0700: compiled code is code, so
+ * nobody else may write there (Node creates its own files inside with the umask's modes). Null —
+ * no cache — without a home directory, or when the directory is not ours and private.
+ */
+function privateCacheDir() {
+  const fs = require('node:fs');
   const path = require('node:path');
   const home = process.env.HOME || require('node:os').homedir();
   const base = process.env.XDG_CACHE_HOME || (home && path.join(home, '.cache'));
-  const dir = process.env.NODE_COMPILE_CACHE || (base && path.isAbsolute(base) ? path.join(base, 'codex-auth', 'compile-cache') : '');
-  if (dir) module_.enableCompileCache(dir); // no home directory: no cache
+  if (!base || !path.isAbsolute(base)) return null;
+  const ours = path.join(base, 'codex-auth');
+  try {
+    fs.mkdirSync(ours, { recursive: true, mode: 0o700 });
+    const st = fs.lstatSync(ours);
+    const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+    if (!st.isDirectory() || !mine || (st.mode & 0o077) !== 0) return null;
+  } catch {
+    return null;
+  }
+  return path.join(ours, 'compile-cache');
 }
 
 require('../dist/cli.cjs').main();

@@ -60,6 +60,19 @@ describe("the launcher and Node's compile cache", () => {
     expect(cacheFiles(compileCacheDir())).toEqual([]);
   });
 
+  it.runIf(hasCompileCache)('is kept in a 0700 folder of ours, and not at all in a folder others can write to', async () => {
+    const r = await run(['list']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.statSync(path.dirname(compileCacheDir())).mode & 0o777).toBe(0o700);
+    fs.rmSync(path.dirname(compileCacheDir()), { recursive: true });
+    fs.mkdirSync(path.dirname(compileCacheDir()), { mode: 0o700 });
+    fs.chmodSync(path.dirname(compileCacheDir()), 0o777);
+    const open = await run(['list']);
+    expect(open.code, open.stderr).toBe(0);
+    expect(open.stdout).toContain('alice@example.com');
+    expect(fs.existsSync(compileCacheDir())).toBe(false);
+  });
+
   it('a rebuilt bundle of the same size and modification time runs its new code, never the cached old one', async () => {
     // A copy of the installation whose bundle is edited in place: same length, same mtime.
     const app = path.join(root, 'app');

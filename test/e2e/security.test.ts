@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import Module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,9 +158,13 @@ describe('permissions under umask 000', () => {
     expect(fs.readdirSync(path.join(w.authHome, 'accounts')).length).toBe(3);
     expect(fs.readdirSync(path.join(w.authHome, 'backups')).length).toBeGreaterThan(0);
     expectPrivate(w.codexHome, 'umask 000');
-    // The launcher's compiled-code cache is code codex-auth runs: private too.
+    // Node's compile cache (Node 22.1+) is code codex-auth runs: it lives in a 0700 folder of ours,
+    // so nobody else can read or write what Node puts inside (with the umask's modes).
     const cache = path.join(w.home, '.cache', 'codex-auth');
-    if (fs.existsSync(cache)) expectPrivate(cache, 'umask 000, code cache');
+    if (typeof (Module as { enableCompileCache?: unknown }).enableCompileCache === 'function') {
+      expect((fs.statSync(cache).mode & 0o777).toString(8), `umask 000, compile cache: ${cache}`).toBe('700');
+      expect(fs.readdirSync(path.join(cache, 'compile-cache')).length).toBeGreaterThan(0);
+    }
     // The API key lives in a 0600 file here (--insecure-storage), never in the registry.
     expect(fs.readFileSync(path.join(w.authHome, 'registry.json'), 'utf8')).not.toContain(k);
   });
