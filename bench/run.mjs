@@ -523,7 +523,7 @@ function printWatch() {
 
 // ------------------------------------------------------------------------------------------ 4. the floor
 
-const DEPS = ['commander', 'zod', 'undici', 'smol-toml', '@napi-rs/keyring'];
+const DEPS = ['zod', 'undici', 'smol-toml', '@napi-rs/keyring'];
 
 /**
  * Each dependency bundled alone into one ESM file with esbuild (as tsup bundles it into dist/), so the

@@ -28,8 +28,11 @@ function privateCacheDir() {
   if (!base || !path.isAbsolute(base)) return null;
   const ours = path.join(base, 'codex-auth');
   try {
-    fs.mkdirSync(ours, { recursive: true, mode: 0o700 });
-    const st = fs.lstatSync(ours);
+    let st = fs.lstatSync(ours, { throwIfNoEntry: false });
+    if (!st) {
+      fs.mkdirSync(ours, { recursive: true, mode: 0o700 });
+      st = fs.lstatSync(ours);
+    }
     const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
     if (!st.isDirectory() || !mine || (st.mode & 0o077) !== 0) return null;
   } catch {
