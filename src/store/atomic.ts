@@ -3,10 +3,10 @@
  * a planted symlink), fsync, rename over the target, fsync the directory. A crash at any instant
  * leaves the old file or the new one, never a torn one.
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
+import { nodeRequire } from '../node-require.js';
 
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
@@ -35,6 +35,8 @@ export function ensurePrivateDir(dir: string): void {
 export function atomicWriteFile(target: string, data: string | Uint8Array, mode = 0o600, opts: { durable?: boolean } = {}): void {
   const durable = opts.durable ?? true;
   const dir = path.dirname(target);
+  // node:crypto is loaded here, at the first write, not at start-up: it takes ~4.7 ms to load on Node 24.
+  const { randomBytes } = nodeRequire('node:crypto') as typeof import('node:crypto');
   const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, mode);
   try {
