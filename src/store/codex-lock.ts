@@ -14,6 +14,8 @@
  *
  * One non-blocking attempt per lock first, both at once; only when a lock is busy (Codex is writing)
  * is it waited for, in Codex's order, up to the timeout.
+ *
+ * codex-auth's own locks (lock.ts) are flocks taken through the same helpers (lockThroughHelper).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -118,10 +120,19 @@ const runLocker: RunLocker = (file, args, fd, env, killAfterMs) =>
     child.on('exit', (code, signal) => done(signal ? `killed by ${signal}` : (code ?? 'no exit status')));
   });
 
+/**
+ * Opens (creating it 0600 if needed) a lock file for reading and writing, never through a symbolic
+ * link: that could create (or lock) a file anywhere the link points. Throws the system's error (ELOOP
+ * for a link).
+ */
+export function openLockFd(file: string, opts: { create?: boolean } = {}): number {
+  const { O_RDWR, O_CREAT, O_NOFOLLOW } = fs.constants;
+  return fs.openSync(file, O_RDWR | (opts.create === false ? 0 : O_CREAT) | (O_NOFOLLOW ?? 0), 0o600);
+}
+
 function openLockFile(file: string, codexHome: string): number {
   try {
-    // Never through a symbolic link: that could create (or lock) a file anywhere the link points.
-    return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+    return openLockFd(file);
   } catch (e) {
     if (errnoCode(e) === 'ELOOP') {
       throw new CliError('codex_lock_symlink', `${file} is a symbolic link, not Codex's lock file; nothing was changed. Remove it (rm "${file}") and try again.`);
@@ -137,19 +148,75 @@ export interface CodexLockDeps {
   runLocker?: RunLocker;
 }
 
-function closeQuietly(fd: number): void {
+/** Closes a lock file's descriptor: the last one of its open file description takes its flock with it. */
+export function closeQuietly(fd: number): void {
   try {
-    fs.closeSync(fd); // the last descriptor of the open file description: its flock goes with it
+    fs.closeSync(fd);
   } catch {
     /* already closed */
   }
+}
+
+/** Why a helper's answer means it does not work here, or null for 0 (locked) and LOCK_BUSY. */
+export function helperFailure(r: number | string): string | null {
+  if (r === 0 || r === LOCK_BUSY) return null;
+  return typeof r === 'number' ? `exit code ${r}` : r;
+}
+
+/** One attempt through a helper to flock `fd`: 0 locked, LOCK_BUSY busy (or, blocking, timed out), else a failure. */
+export type LockAttempt = (fd: number, blocking: boolean) => Promise<number | string>;
+
+export interface HelperOptions {
+  env: NodeJS.ProcessEnv;
+  /** How long a blocking attempt waits, in whole seconds (at least 1). */
+  timeoutSec: number;
+  runLocker?: RunLocker | undefined;
+  debug?: ((msg: string) => void) | undefined;
+}
+
+/**
+ * Takes flocks through the first lock helper that works here (the one that worked before first).
+ * `take` is given that helper's attempt() and returns null once it holds what it wanted, or why the
+ * helper does not work (see helperFailure): then the next helper is tried, and `take` runs again
+ * (flocking a descriptor that already holds its lock succeeds, so a half-done `take` is simply
+ * redone). `take` may throw (a lock busy past its timeout). Returns the helper that worked, or what
+ * was tried when none does.
+ */
+export async function lockThroughHelper(
+  opts: HelperOptions,
+  take: (attempt: LockAttempt, helper: string) => Promise<string | null>,
+): Promise<{ ok: true; helper: string } | { ok: false; tried: string[] }> {
+  const { env } = opts;
+  const timeout = Math.max(1, Math.ceil(opts.timeoutSec));
+  const run = opts.runLocker ?? runLocker;
+  const pathKey = env.PATH ?? '';
+  const known = working.get(pathKey);
+  const order = known ? [known, ...LOCKERS.filter((l) => l !== known)] : LOCKERS;
+  const tried: string[] = [];
+  for (const locker of order) {
+    const file = which(locker.program, env);
+    if (!file) {
+      tried.push(`${locker.name}: not found`);
+      continue;
+    }
+    // Kill a helper only well after it should have ended by itself.
+    const attempt: LockAttempt = (fd, blocking) => run(file, locker.args(blocking, timeout), fd, env, (timeout + 10) * 1000);
+    const failed = await take(attempt, file);
+    if (failed !== null) {
+      tried.push(`${locker.name} (${file}): ${failed}`);
+      opts.debug?.(`lock helper ${file} does not work here (${failed}): trying the next one`);
+      continue;
+    }
+    working.set(pathKey, locker);
+    return { ok: true, helper: file };
+  }
+  return { ok: false, tried };
 }
 
 /** Run fn holding Codex's two flocks. */
 export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise<T> | T, opts: CodexLockOptions = {}, deps: CodexLockDeps = {}): Promise<T> {
   const env = opts.env ?? process.env;
   const timeout = Math.max(1, Math.ceil(opts.timeoutSec ?? 30));
-  const run = deps.runLocker ?? runLocker;
   const files = [path.join(codexHome, 'auth.lock'), path.join(codexHome, 'auth.json.lock')] as const;
   if (env[NO_CODEX_LOCKS_ENV] === '1') {
     (opts.warn ?? opts.debug)?.(
@@ -162,66 +229,40 @@ export async function withCodexAuthLocks<T>(codexHome: string, fn: () => Promise
   try {
     // Both files first, so an unwritable CODEX_HOME is reported as such before any lock is taken.
     for (const f of files) fds.push(openLockFile(f, codexHome));
-    const pathKey = env.PATH ?? '';
-    const known = working.get(pathKey);
-    const order = known ? [known, ...LOCKERS.filter((l) => l !== known)] : LOCKERS;
-    const tried: string[] = [];
-    for (const locker of order) {
-      const file = which(locker.program, env);
-      if (!file) {
-        tried.push(`${locker.name}: not found`);
-        continue;
-      }
-      // Kill a helper only well after it should have ended by itself.
-      const attempt = async (i: number, blocking: boolean): Promise<number | string> =>
-        run(file, locker.args(blocking, timeout), fds[i] as number, env, (timeout + 10) * 1000);
-      const broken = (r: number | string) => r !== 0 && r !== LOCK_BUSY;
-      const why = (r: number | string) => (typeof r === 'number' ? `exit code ${r}` : r);
+    const got = await lockThroughHelper({ env, timeoutSec: timeout, runLocker: deps.runLocker, debug: opts.debug }, async (attempt) => {
       // Both non-blocking attempts at once (never waiting, so the order does not matter here).
-      const [a, b] = await Promise.all([attempt(0, false), attempt(1, false)]);
-      const bad = [a, b].find(broken);
-      if (bad !== undefined) {
-        tried.push(`${locker.name} (${file}): ${why(bad)}`);
-        opts.debug?.(`lock helper ${file} does not work here (${why(bad)}): trying the next one`);
-        continue;
+      const [a, b] = await Promise.all([attempt(fds[0] as number, false), attempt(fds[1] as number, false)]);
+      const bad = [a, b].map(helperFailure).find((f) => f !== null);
+      if (bad) return bad;
+      if (a === 0 && b === 0) return null;
+      // Busy: Codex is writing. Wait in Codex's order — auth.lock, then auth.json.lock — never
+      // holding auth.json.lock while waiting for auth.lock.
+      if (a !== 0 && b === 0) {
+        closeQuietly(fds[1] as number);
+        fds[1] = openLockFile(files[1], codexHome);
       }
-      if (a !== 0 || b !== 0) {
-        // Busy: Codex is writing. Wait in Codex's order — auth.lock, then auth.json.lock — never
-        // holding auth.json.lock while waiting for auth.lock.
-        if (a !== 0 && b === 0) {
-          closeQuietly(fds[1] as number);
-          fds[1] = openLockFile(files[1], codexHome);
+      for (let i = a === 0 ? 1 : 0; i < 2; i += 1) {
+        opts.debug?.(`${files[i]} is locked (Codex is writing its credentials): waiting up to ${timeout}s`);
+        const r = await attempt(fds[i] as number, true);
+        if (r === LOCK_BUSY) {
+          throw new CliError(
+            'codex_locked',
+            `Codex is holding its auth lock (${files[i]}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`,
+          );
         }
-        let failed: number | string | null = null;
-        for (let i = a === 0 ? 1 : 0; i < 2; i += 1) {
-          opts.debug?.(`${files[i]} is locked (Codex is writing its credentials): waiting up to ${timeout}s`);
-          const got = await attempt(i, true);
-          if (got === LOCK_BUSY) {
-            throw new CliError(
-              'codex_locked',
-              `Codex is holding its auth lock (${files[i]}) for more than ${timeout}s; nothing was changed. Try again when Codex has finished logging in or refreshing.`,
-            );
-          }
-          if (got !== 0) {
-            failed = got;
-            break;
-          }
-        }
-        if (failed !== null) {
-          tried.push(`${locker.name} (${file}): ${why(failed)} while waiting`);
-          opts.debug?.(`lock helper ${file} failed while waiting (${why(failed)}): trying the next one`);
-          continue;
-        }
+        if (r !== 0) return `${helperFailure(r)} while waiting`;
       }
-      working.set(pathKey, locker);
-      opts.debug?.(`holding Codex's flocks on ${files[0]} and ${files[1]} (through ${file})`);
-      return await fn();
+      return null;
+    });
+    if (!got.ok) {
+      throw new CliError(
+        'codex_lock_unavailable',
+        `Cannot take Codex's auth locks (${files[0]}, ${files[1]}): no lock helper works here (${got.tried.join('; ')}); nothing was changed. ` +
+          `Install util-linux's flock, python3 or perl, or set ${NO_CODEX_LOCKS_ENV}=1 to write without Codex's locks (only while no Codex is logging in or refreshing).`,
+      );
     }
-    throw new CliError(
-      'codex_lock_unavailable',
-      `Cannot take Codex's auth locks (${files[0]}, ${files[1]}): no lock helper works here (${tried.join('; ')}); nothing was changed. ` +
-        `Install util-linux's flock, python3 or perl, or set ${NO_CODEX_LOCKS_ENV}=1 to write without Codex's locks (only while no Codex is logging in or refreshing).`,
-    );
+    opts.debug?.(`holding Codex's flocks on ${files[0]} and ${files[1]} (through ${got.helper})`);
+    return await fn();
   } finally {
     release();
   }
