@@ -10,8 +10,10 @@ import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/acc
 import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from './domain/authfile.js';
 import { jwtExpiry } from './domain/jwt.js';
 import { ensurePrivateDir } from './store/atomic.js';
+import type { StampedText } from './store/live.js';
 import { withFileLock } from './store/lock.js';
 import type { Account } from './store/registry-schema.js';
+import { readStamped, recordWrittenLive } from './sync.js';
 
 export const REFRESH_SKEW_SECONDS = 300;
 const ROTATED_KEEP = 8;
@@ -110,18 +112,22 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   // left auth.json holding the rotated-away token for good). Then again, in case a switch to this
   // account wrote the old snapshot meanwhile (an unlocked peek first: usually nothing to do).
   const liveCreds = await app.live();
+  // The live file as read back after a write of ours: recorded in the registry (src/sync.ts).
+  let written: StampedText | null = null;
   const liveIsStale = (cur: ParsedAuth | null) =>
     cur !== null && liveBelongsTo(cur, account) && (cur.tokens?.refresh_token === rt || compareSnapshotMeta(snapshotMeta(cur), snapshotMeta(auth)) === 'older');
   const updateLive = async () => {
     if (!liveIsStale(await readLiveAuth(app))) return;
     await liveCreds
       .withLock(async () => {
-        if (liveIsStale(await readLiveAuth(app))) await liveCreds.write(serializeAuth(merged.raw));
+        if (!liveIsStale(await readLiveAuth(app))) return;
+        await liveCreds.write(serializeAuth(merged.raw));
+        written = await readStamped(liveCreds);
       })
       .catch((e: unknown) => app.out.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
   };
   await updateLive();
-  await persist(app, accountId, merged, rotated, new Set([storedFingerprint, snapshotMeta(auth).fingerprint]));
+  await persist(app, accountId, merged, rotated, new Set([storedFingerprint, snapshotMeta(auth).fingerprint]), written);
   await updateLive();
   return { ok: true, auth: merged, refreshed: true };
 }
@@ -131,9 +137,18 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
  * of the snapshots a refresh consumed; while the stored one is still one of them, the refresh result
  * replaces it whatever the timestamps say (a last_refresh written by a clock running ahead must not
  * make the new tokens look older: the old refresh token is dead on the server already).
+ * `writtenLive`: the live file as read back after this refresh wrote it, recorded with the save.
  */
-async function persist(app: App, accountId: string, auth: ParsedAuth, rotatedHash: string | null, refreshedFrom: ReadonlySet<string> = new Set()): Promise<void> {
+async function persist(
+  app: App,
+  accountId: string,
+  auth: ParsedAuth,
+  rotatedHash: string | null,
+  refreshedFrom: ReadonlySet<string> = new Set(),
+  writtenLive: StampedText | null = null,
+): Promise<void> {
   await app.registry.update(async (reg) => {
+    recordWrittenLive(reg, writtenLive);
     const acc = reg.accounts.find((a) => a.id === accountId);
     if (!acc) return;
     if (!refreshedFrom.has(acc.snapshot.fingerprint) && compareSnapshotMeta(snapshotMeta(auth), acc.snapshot) === 'older') return;

@@ -10,7 +10,7 @@ import { backupLive } from '../store/backups.js';
 import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { NeedsPicker, selectAccount } from '../select.js';
-import { identifyLocally, loadSynced, setActive, syncInto } from '../sync.js';
+import { identifyLocally, loadSynced, readStamped, recordWrittenLive, setActive, syncInto } from '../sync.js';
 
 export interface SwitchOptions {
   json?: boolean;
@@ -82,12 +82,13 @@ export async function performSwitch(
         const previous = await live.read();
         const backup = previous !== null ? backupPrevious(app, reg, previous, now) : null;
         await live.write(text);
-        const back = await live.read();
+        const back = await readStamped(live);
         // Compare documents, not bytes: the keyring stores compact JSON.
-        if (back === null || !sameJson(back, text)) {
+        if (back === null || !sameJson(back.text, text)) {
           if (previous !== null) await live.write(previous);
           throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
         }
+        recordWrittenLive(reg, back);
         setActive(reg, target.id, now);
         target.lastActivityAt = now.toISOString();
         if (reason.kind === 'fallback') reg.fallbackState = reason.state;

@@ -5,9 +5,54 @@
  */
 import fs from 'node:fs';
 import { CliError, errnoCode } from '../errors.js';
-import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
+import { atomicWriteFile, ensurePrivateDir } from './atomic.js';
 import type { CredentialStoreMode } from './codex-config.js';
 import type { Paths } from './paths.js';
+
+/** One version of a file, as the registry's record of Codex's auth.json keeps it (decimal strings). */
+export interface LiveFileStat {
+  dev: string;
+  ino: string;
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+/** The text of the live file and the stat of exactly those bytes, or null `stat` when it changed while being read. */
+export interface StampedText {
+  text: string;
+  stat: LiveFileStat | null;
+}
+
+export function sameFileVersion(a: LiveFileStat, b: LiveFileStat): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+function fileVersion(st: fs.BigIntStats): LiveFileStat {
+  return { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+}
+
+/**
+ * Read `file` with the stat of the bytes read: fstat on the descriptor read from, before and after
+ * reading; when the two differ the file was written meanwhile and no stat is given. Null: no file.
+ */
+function readStampedFile(file: string): StampedText | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    const before = fileVersion(fs.fstatSync(fd, { bigint: true }));
+    const text = fs.readFileSync(fd, 'utf8');
+    const after = fileVersion(fs.fstatSync(fd, { bigint: true }));
+    return { text, stat: sameFileVersion(before, after) ? before : null };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 export interface LiveCredentials {
   /** Codex's configured store mode. */
@@ -17,6 +62,11 @@ export interface LiveCredentials {
   /** The file they are in, when they are in a file that each write replaces by a rename. */
   readonly file?: string;
   read(): Promise<string | null>;
+  /**
+   * File mode only: what read() returns, with the stat of exactly those bytes (for the registry's
+   * record of the live file, src/sync.ts). Keyring and auto modes have none.
+   */
+  readStamped?(): Promise<StampedText | null>;
   /** Run fn holding whatever lock Codex takes around its own writes. */
   withLock<T>(fn: () => Promise<T> | T): Promise<T>;
   /** Write the live credentials (call inside withLock). */
@@ -48,8 +98,12 @@ export class FileLiveCredentials implements LiveCredentials {
   }
 
   async read(): Promise<string | null> {
+    return (await this.readStamped())?.text ?? null;
+  }
+
+  async readStamped(): Promise<StampedText | null> {
     try {
-      return readFileIfExists(this.paths.authJson);
+      return readStampedFile(this.paths.authJson);
     } catch (e) {
       throw new CliError('live_unreadable', `Cannot read ${this.paths.authJson}: ${errnoCode(e) ?? (e as Error).message}. Check its permissions.`);
     }

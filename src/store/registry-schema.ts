@@ -63,6 +63,22 @@ export const FallbackConfig = z.looseObject({
   switchBack: z.boolean(),
 });
 
+/**
+ * What codex-auth last read or wrote in Codex's auth.json (file mode), like git's index: that file
+ * version's device, inode, size, mtime and ctime (nanoseconds; decimal strings), what its credentials
+ * hash to and whose they are. A read of exactly that version uses them instead of hashing (src/sync.ts).
+ * Only a cache: an invalid record is dropped, never a reason to call the registry corrupt.
+ */
+export const LiveFile = z.looseObject({
+  dev: z.string(),
+  ino: z.string(),
+  size: z.string(),
+  mtimeNs: z.string(),
+  ctimeNs: z.string(),
+  fingerprint: z.string(),
+  accountId: z.string(),
+});
+
 export const Registry = z.looseObject({
   version: z.literal(REGISTRY_VERSION),
   activeId: z.string().nullable(),
@@ -80,6 +96,8 @@ export const Registry = z.looseObject({
     .default(null),
   /** Usage-limit errors seen (session logs, run), attributed to the account active at the time. */
   limitEvents: z.array(z.object({ accountId: z.string(), at: z.string(), resetsAt: z.string().nullable() })).default([]),
+  /** The record of Codex's auth.json (above); absent in registries written before it existed. */
+  liveFile: LiveFile.nullable().optional().catch(null),
 });
 
 export type UsageSnapshot = z.infer<typeof UsageSnapshot>;
@@ -87,4 +105,5 @@ export type UsageWindow = z.infer<typeof Window>;
 export type Account = z.infer<typeof Account>;
 export type Registry = z.infer<typeof Registry>;
 export type SecretRef = z.infer<typeof SecretRef>;
+export type LiveFile = z.infer<typeof LiveFile>;
 

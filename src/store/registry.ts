@@ -46,6 +46,21 @@ function readStamped(file: string): { text: string; stamp: string } | null {
   }
 }
 
+/** Whether `reg` differs from `before` (its JSON) in anything but the record of the live file. */
+function changedBesidesRecord(reg: Registry, recordBefore: Registry['liveFile'], before: string): boolean {
+  const record = reg.liveFile;
+  const put = (v: Registry['liveFile']) => {
+    if (v === undefined) delete reg.liveFile;
+    else reg.liveFile = v;
+  };
+  put(recordBefore);
+  try {
+    return JSON.stringify(reg) !== before;
+  } finally {
+    put(record);
+  }
+}
+
 export interface LoadResult {
   registry: Registry;
   /** Set when a corrupt registry was moved aside: the path it was moved to and why. */
@@ -171,7 +186,11 @@ export class RegistryStore {
     }
   }
 
-  /** Read-modify-write under the inter-process lock. `fn` mutates the registry it is given. */
+  /**
+   * Read-modify-write under the inter-process lock. `fn` mutates the registry it is given. A new
+   * record of Codex's auth.json (`liveFile`) is saved along with other changes, never alone: it only
+   * spares later runs a hash, and read commands must not write.
+   */
   async update<T>(fn: (reg: Registry) => Promise<T> | T): Promise<T> {
     ensurePrivateDir(this.paths.home);
     return withFileLock(
@@ -179,9 +198,10 @@ export class RegistryStore {
       async () => {
         const reg = await this.load();
         const before = JSON.stringify(reg);
+        const recordBefore = reg.liveFile;
         const out = await fn(reg);
         const after = JSON.stringify(reg);
-        if (after !== before) this.save(reg, after);
+        if (after !== before && (reg.liveFile === recordBefore || changedBesidesRecord(reg, recordBefore, before))) this.save(reg, after);
         return out;
       },
       { what: 'the codex-auth registry lock' },
