@@ -2,14 +2,14 @@
  * `codex-auth doctor [--json]`: read-only health checks, each with a status (ok / warn / fail), a
  * one-line finding and, when not ok, the exact fix. Exit 1 when any check failed, else 0.
  *
- * Nothing is modified: no sync, no lock, no registry write (a corrupt registry is reported, not moved
+ * Nothing is modified: no sync, no lock held (the lock check only tries each of codex-auth's locks
+ * without waiting and lets go at once), no registry write (a corrupt registry is reported, not moved
  * aside), no directory created. The only side effect is the keyring probe's throw-away entry, which
  * it deletes again within the same timeout. No secret is ever printed: secrets are read only to check
  * that they exist and parse, and environment values are reported as "set".
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { App } from '../app.js';
 import { describeAccount } from '../domain/accounts.js';
@@ -41,7 +41,7 @@ const TITLES: Record<string, string> = {
   codex_binary: 'Codex CLI',
   registry: 'Registry',
   orphaned_secrets: 'Orphaned secrets',
-  stale_locks: 'Stale locks',
+  stale_locks: 'Locks',
 };
 
 /** Variables that make Codex use an API key instead of the active account. Values are never shown. */
@@ -561,51 +561,40 @@ function checkOrphans(paths: Paths, read: RegistryRead, now: number): Check {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stale locks
+// Locks (the check id stays stale_locks: with flock there are no stale locks any more)
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-}
-
-function checkLocks(paths: Paths, now: number): Check {
+/**
+ * codex-auth's lock files: which are held right now (a non-blocking try, let go of at once; a lock
+ * of a process that ended is free, there is nothing stale to remove), and anything at a lock path
+ * codex-auth refuses to use.
+ */
+async function checkLocks(paths: Paths, env: NodeJS.ProcessEnv): Promise<Check> {
   const id = 'stale_locks';
+  const { probeFileLock } = await import('../store/lock.js');
   const locksDir = path.join(paths.home, 'locks');
   const files = [paths.registryLock, path.join(paths.home, 'watch.lock'), ...readDir(locksDir).filter((f) => f.endsWith('.lock')).map((f) => path.join(locksDir, f))];
-  const host = os.hostname();
-  const stale: string[] = [];
-  let held = 0;
-  for (const f of files) {
-    const st = statOrNull(f);
-    if (!st?.isFile()) continue;
-    let owner: { pid?: unknown; host?: unknown } | null = null;
-    try {
-      const doc: unknown = JSON.parse(fs.readFileSync(f, 'utf8'));
-      if (typeof doc === 'object' && doc !== null) owner = doc as { pid?: unknown; host?: unknown };
-    } catch {
-      owner = null;
-    }
-    if (owner && typeof owner.pid === 'number') {
-      if (owner.host !== undefined && owner.host !== host) {
-        held += 1; // another machine's process: cannot tell
-        continue;
-      }
-      if (pidAlive(owner.pid)) held += 1;
-      else stale.push(`${f} (pid ${owner.pid}, not running)`);
-    } else if (now - st.mtimeMs > TEMP_MIN_AGE_MS) {
-      stale.push(`${f} (no owner recorded)`);
-    } else {
-      held += 1;
-    }
+  const states = await Promise.all(files.map(async (f) => ({ f, s: await probeFileLock(f, { env }) })));
+  const held: string[] = [];
+  const bad: string[] = [];
+  const unknown: string[] = [];
+  for (const { f, s } of states) {
+    if (s.state === 'held') held.push(`${f} (${s.pid === null ? 'held' : `process ${s.pid}`})`);
+    else if (s.state === 'symlink') bad.push(`${f} (a symbolic link)`);
+    else if (s.state === 'not_file') bad.push(`${f} (not a regular file)`);
+    else if (s.state === 'unknown') unknown.push(`${f}: ${s.why}`);
   }
-  if (stale.length === 0) return ok(id, held ? `${plural(held, 'lock')} held by running processes, none stale` : 'no locks held');
-  const paths_ = stale.map((s) => s.slice(0, s.lastIndexOf(' (')));
-  return warn(id, `${plural(stale.length, 'lock')} left by processes that are no longer running: ${listSome(stale)}`, `rm ${paths_.map(shq).join(' ')} (codex-auth would also take ${stale.length === 1 ? 'it' : 'them'} over when it next needs ${stale.length === 1 ? 'it' : 'them'})`);
+  if (bad.length) {
+    const paths_ = bad.map((s) => s.slice(0, s.lastIndexOf(' (')));
+    return warn(id, `${plural(bad.length, 'lock path')} codex-auth refuses to use (commands that need ${bad.length === 1 ? 'it' : 'them'} fail): ${listSome(bad)}`, `rm ${paths_.map(shq).join(' ')}`);
+  }
+  if (unknown.length) {
+    const helpers = unknown.some((u) => u.includes('no lock helper works here'));
+    return helpers
+      ? fail(id, `cannot take codex-auth's locks: ${listSome(unknown)}`, "install util-linux's flock, python3 or perl (codex-auth takes its locks through one of them)")
+      : warn(id, `cannot tell whether ${plural(unknown.length, 'lock')} ${unknown.length === 1 ? 'is' : 'are'} held: ${listSome(unknown)}`, `check the owner and permissions of ${shq(paths.home)}`);
+  }
+  if (held.length === 0) return ok(id, 'no locks held');
+  return ok(id, `${plural(held.length, 'lock')} held right now by running processes (each is free as soon as its process ends): ${listSome(held)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -629,9 +618,10 @@ export async function runChecks(app: App): Promise<Check[]> {
       k.probeKeyring(b, timeoutMs, { platform: app.ctx.platform, alternative: 'store API keys with "codex-auth add-api-key --insecure-storage" (a 0600 file) instead' }),
     ));
 
-  // The slow parts run concurrently: the keyring probe and `codex --version`.
+  // The slow parts run concurrently: the keyring probe, `codex --version` and the lock helpers.
   const probed = probe();
   const binary = checkCodexBinary(app.env);
+  const locks = checkLocks(paths, app.env);
   const config = await readConfig(paths.configToml);
   const regRead = readRegistryReadOnly(paths.registry);
   const reg = regRead.kind === 'ok' ? regRead.registry : null;
@@ -669,7 +659,7 @@ export async function runChecks(app: App): Promise<Check[]> {
     await binary,
     registry,
     checkOrphans(paths, regRead, now),
-    checkLocks(paths, now),
+    await locks,
   ];
 }
 

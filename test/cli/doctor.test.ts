@@ -1,5 +1,5 @@
 /** `doctor` in-process: each check's verdict and fix, exit codes, --json, read-only, no secrets. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -243,23 +243,50 @@ describe('doctor', () => {
     expect((await doctorJson()).check('orphaned_secrets').status).toBe('ok');
   });
 
-  it('reports a stale lock whose owner is dead, with the path to delete, and leaves live locks alone', async () => {
+  it('locks: a dead owner\'s lock is just free (nothing stale, nothing to delete), a held one is shown with its process, a link at a lock path is a warning with the fix', async () => {
     await healthy();
-    const stale = path.join(home(), 'registry.lock');
-    const pid = deadPid();
-    fs.writeFileSync(stale, JSON.stringify({ pid, host: os.hostname(), at: Date.now() }), { mode: 0o600 });
-    fs.mkdirSync(path.join(home(), 'locks'), { mode: 0o700 });
+    // What the former lock called stale: a dead owner's record, untouched for a day. With flock it
+    // is a free lock, reported as nothing, and left as it is.
+    const old = path.join(home(), 'registry.lock');
+    fs.writeFileSync(old, JSON.stringify({ pid: deadPid(), host: os.hostname(), at: 0 }), { mode: 0o600 });
+    const longAgo = new Date(Date.now() - 24 * 3600_000);
+    fs.utimesSync(old, longAgo, longAgo);
+    const before = fs.readFileSync(old, 'utf8');
+    expect((await doctorJson()).check('stale_locks')).toMatchObject({ status: 'ok', message: 'no locks held', fix: null });
+    expect(fs.readFileSync(old, 'utf8')).toBe(before);
+    expect(Math.abs(fs.statSync(old).mtimeMs - longAgo.getTime())).toBeLessThan(1);
+
+    // A token lock held by a running process (flock(1) here; codex-auth records its pid the same way).
+    fs.mkdirSync(path.join(home(), 'locks'), { recursive: true, mode: 0o700 });
     const live = path.join(home(), 'locks', 'chatgpt__user-alice__acc-alice.lock');
-    fs.writeFileSync(live, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }), { mode: 0o600 });
-    const { r, check } = await doctorJson();
-    expect(r.code).toBe(0);
-    const l = check('stale_locks');
-    expect(l.status).toBe('warn');
-    expect(l.message).toBe(`1 lock left by processes that are no longer running: ${stale} (pid ${pid}, not running)`);
-    expect(l.fix).toMatch(new RegExp(`^rm ${stale.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `));
-    expect(fs.existsSync(stale)).toBe(true); // reported, not removed
-    fs.unlinkSync(stale);
-    expect((await doctorJson()).check('stale_locks')).toMatchObject({ status: 'ok', message: '1 lock held by running processes, none stale' });
+    fs.writeFileSync(live, '', { mode: 0o600 });
+    const holder = spawn('flock', ['-x', live, 'sh', '-c', 'echo held; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const exited = new Promise<void>((r) => holder.once('exit', () => r()));
+    try {
+      await new Promise<void>((r) => holder.stdout.once('data', () => r()));
+      fs.writeFileSync(live, `${holder.pid}\n`);
+      const { r, check } = await doctorJson();
+      expect(r.code).toBe(0);
+      expect(check('stale_locks')).toMatchObject({
+        status: 'ok',
+        message: `1 lock held right now by running processes (each is free as soon as its process ends): ${live} (process ${holder.pid})`,
+        fix: null,
+      });
+      // Only looked at: still held by that process.
+      expect(spawnSync('flock', ['-n', '-x', live, 'true']).status).not.toBe(0);
+
+      // A symbolic link at a lock path: codex-auth refuses to use it, so doctor says how to fix it.
+      const watchLock = path.join(home(), 'watch.lock');
+      fs.symlinkSync(path.join(sb.root, 'elsewhere'), watchLock);
+      const l = (await doctorJson()).check('stale_locks');
+      expect(l).toMatchObject({ status: 'warn', message: `1 lock path codex-auth refuses to use (commands that need it fail): ${watchLock} (a symbolic link)`, fix: `rm ${watchLock}` });
+      expect(fs.existsSync(path.join(sb.root, 'elsewhere'))).toBe(false);
+      fs.unlinkSync(watchLock);
+    } finally {
+      holder.stdin.end();
+      await exited;
+    }
+    expect((await doctorJson()).check('stale_locks')).toMatchObject({ status: 'ok', message: 'no locks held' });
   });
 
   it('fails on a corrupt config.toml with the file to fix, exit 1', async () => {
