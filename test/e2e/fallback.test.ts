@@ -3,7 +3,7 @@
  * codex-auth (watch --once, the watch loop, run) moves Codex to another account or the API key in
  * the real keyring, and back when the window resets.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -262,6 +262,7 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('"event":"stop"');
-    expect(fs.existsSync(path.join(w.sb.codexHome, 'codex-auth', 'watch.lock'))).toBe(false);
+    // The watch lock is let go of (its file stays: lock files are never deleted while in use).
+    expect(spawnSync('flock', ['-n', '-x', path.join(w.sb.codexHome, 'codex-auth', 'watch.lock'), 'true']).status).toBe(0);
   });
 });

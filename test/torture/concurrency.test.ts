@@ -4,6 +4,7 @@
  * is valid, no account is lost, every alias is applied, and the registry's active account is the one
  * Codex reads from auth.json (whose content is that account's stored snapshot).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,7 +108,9 @@ describe('concurrency', () => {
       expect(list.code, explain(list)).toBe(0);
       expect(JSON.parse(list.stdout).active).toBe(idOfChatgptDoc(live));
       expect(fs.readdirSync(authHome).filter((f) => f.includes('.corrupt-') || f.endsWith('.tmp'))).toEqual([]);
-      expect(fs.existsSync(path.join(authHome, 'registry.lock')), 'no lock left behind').toBe(false);
+      // The lock file stays (deleting a flocked file is what lets two processes hold "the" lock); no
+      // process holds it any more.
+      expect(spawnSync('flock', ['-n', '-x', path.join(authHome, 'registry.lock'), 'true']).status, 'no lock left held').toBe(0);
     }
   }, 120_000);
 });
