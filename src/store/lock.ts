@@ -18,8 +18,9 @@
  * then Codex's flocks on auth.lock/auth.json.lock, then the registry lock. The watch lock is held for
  * the whole life of a `watch` and taken without waiting.
  *
- * No network and no keyring I/O while the registry lock is held: every other codex-auth command
- * waits for it (15 s, then fails), so identify and fetch first, then lock, re-read, write.
+ * No network and no keyring I/O may happen while the registry lock is held: every other codex-auth
+ * command that writes waits for it (15 s, then fails), so identify and fetch first, then lock,
+ * re-read, write.
  */
 import fs from 'node:fs';
 import path from 'node:path';
