@@ -17,10 +17,11 @@
  *
  * codex-auth's own locks (lock.ts) are flocks taken through the same helpers (lockThroughHelper).
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
+import { nodeRequire } from '../node-require.js';
 
 export interface CodexLockOptions {
   timeoutSec?: number;
@@ -103,8 +104,10 @@ export type RunLocker = (file: string, args: string[], fd: number, env: NodeJS.P
 
 const runLocker: RunLocker = (file, args, fd, env, killAfterMs) =>
   new Promise((resolve) => {
-    let child: ReturnType<typeof spawn>;
+    let child: ChildProcess;
     try {
+      // Loaded here, not at start-up: `list` and `status` (which take no lock) never need it.
+      const { spawn } = nodeRequire('node:child_process') as typeof import('node:child_process');
       child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore', fd], env: { ...env, LC_ALL: 'C' } });
     } catch (e) {
       resolve(`could not start (${errnoCode(e) ?? (e as Error).message})`);
