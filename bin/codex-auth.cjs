@@ -34,7 +34,7 @@ function privateCacheDir() {
       st = fs.lstatSync(ours);
     }
     const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
-    if (!st.isDirectory() || !mine || (st.mode & 0o077) !== 0) return null;
+    if (!st.isDirectory() || !mine || (st.mode & 0o022) !== 0) return null;
   } catch {
     return null;
   }

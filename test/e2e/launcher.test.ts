@@ -71,6 +71,10 @@ describe("the launcher and Node's compile cache", () => {
     expect(open.code, open.stderr).toBe(0);
     expect(open.stdout).toContain('alice@example.com');
     expect(fs.existsSync(compileCacheDir())).toBe(false);
+    // A folder others may read but not write (an older codex-auth made it 0755) is fine.
+    fs.chmodSync(path.dirname(compileCacheDir()), 0o755);
+    expect((await run(['list'])).code).toBe(0);
+    expect(cacheFiles(compileCacheDir()).length).toBeGreaterThan(0);
   });
 
   it('a rebuilt bundle of the same size and modification time runs its new code, never the cached old one', async () => {
