@@ -18,7 +18,7 @@ if (typeof module_.enableCompileCache === 'function') {
 /**
  * $XDG_CACHE_HOME/codex-auth (or ~/.cache/codex-auth), created 0700: compiled code is code, so
  * nobody else may write there (Node creates its own files inside with the umask's modes). Null —
- * no cache — without a home directory, or when the directory is not ours and private.
+ * no cache — without a home directory, or when the directory is not ours or others may write to it.
  */
 function privateCacheDir() {
   const fs = require('node:fs');
