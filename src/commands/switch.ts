@@ -100,17 +100,10 @@ export async function performSwitch(
 }
 
 /**
- * Keep a copy of the live credentials before overwriting them. Credentials already saved in an
- * account whose secrets live in the keyring are not copied into a file (that would undo the keyring);
- * an API key saved nowhere stops the switch rather than be lost or written to a plain file.
+ * The account that holds these credentials already: identified without network, and its stored
+ * snapshot the same or newer. Null when they are saved nowhere (an unknown or removed login).
  */
-function backupPrevious(app: App, reg: Registry, previous: string, now: Date): string | null {
-  let auth: ParsedAuth | null = null;
-  try {
-    auth = parseAuthJson(previous);
-  } catch {
-    return backupLive(app.paths.backupsDir, previous, now, { durable: true }); // unreadable: the file copy is all there is
-  }
+function savedIn(reg: Registry, auth: ParsedAuth): Account | null {
   let known: Account | null = null;
   try {
     const id = identifyLocally(auth, reg);
@@ -118,7 +111,38 @@ function backupPrevious(app: App, reg: Registry, previous: string, now: Date): s
   } catch {
     known = null;
   }
-  const saved = known !== null && compareSnapshotMeta(snapshotMeta(auth), known.snapshot) !== 'newer';
+  return known !== null && compareSnapshotMeta(snapshotMeta(auth), known.snapshot) !== 'newer' ? known : null;
+}
+
+/**
+ * Is this backup's text the only copy of a login — stored in no account (or unreadable)? Such a
+ * backup is never deleted by count; once the login is imported it is pruned like the others.
+ */
+export function onlyCopyIn(reg: Registry): (text: string) => boolean {
+  return (text) => {
+    try {
+      return savedIn(reg, parseAuthJson(text)) === null;
+    } catch {
+      return true;
+    }
+  };
+}
+
+/**
+ * Keep a copy of the live credentials before overwriting them. Credentials already saved in an
+ * account whose secrets live in the keyring are not copied into a file (that would undo the keyring);
+ * an API key saved nowhere stops the switch rather than be lost or written to a plain file.
+ */
+function backupPrevious(app: App, reg: Registry, previous: string, now: Date): string | null {
+  const opts = { onlyCopy: onlyCopyIn(reg) };
+  let auth: ParsedAuth | null = null;
+  try {
+    auth = parseAuthJson(previous);
+  } catch {
+    return backupLive(app.paths.backupsDir, previous, now, { ...opts, durable: true }); // unreadable: the file copy is all there is
+  }
+  const known = savedIn(reg, auth);
+  const saved = known !== null;
   if (auth.mode === 'apikey') {
     if (!saved) {
       throw new CliError(
@@ -128,9 +152,10 @@ function backupPrevious(app: App, reg: Registry, previous: string, now: Date): s
     }
     return null;
   }
-  if (saved && known?.secret.store === 'keyring') return null;
+  if (saved && known.secret.store === 'keyring') return null;
   // Saved in its account already (sync ran under the same locks): the backup is a convenience.
-  return backupLive(app.paths.backupsDir, previous, now, { durable: !saved });
+  // Saved nowhere: the backup is the only copy, fsynced, and never pruned by count.
+  return backupLive(app.paths.backupsDir, previous, now, { ...opts, durable: !saved });
 }
 
 function sameJson(a: string, b: string): boolean {

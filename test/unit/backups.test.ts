@@ -1,10 +1,10 @@
-/** Backups of the live auth.json: the newest ten kept; each a private copy. */
+/** Backups of the live auth.json: the newest ten kept, and any that is the only copy of a login; each a private copy. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { atomicWriteFile } from '../../src/store/atomic.js';
-import { backupLive } from '../../src/store/backups.js';
+import { backupLive, pruneBackups } from '../../src/store/backups.js';
 
 let root: string;
 let dir: string;
@@ -56,5 +56,35 @@ describe('backupLive', () => {
     expect(new Set(files).size).toBe(13);
     expect(left).toContain(path.basename(files[12] as string));
     expect(left).not.toContain(path.basename(files[0] as string));
+  });
+
+  it('never prunes by count a backup that is the only copy of a login; prunes it once the login is stored elsewhere', () => {
+    const N = 10;
+    const saved = new Set<string>();
+    const onlyCopy = (text: string) => (JSON.parse(text) as { who: string }).who.startsWith('unknown') && !saved.has(text);
+    const files: string[] = [];
+    // The oldest backup (the first to go by count) is the only copy of a login.
+    for (let i = 0; i < N + 5; i += 1) files.push(backupLive(dir, JSON.stringify({ who: i === 0 ? 'unknown-login' : `known-${i}` }), at(i), { keep: N, onlyCopy }));
+    const only = path.basename(files[0] as string);
+    let left = fs.readdirSync(dir).sort();
+    expect(left).toContain(only);
+    expect(left.filter((f) => f !== only)).toEqual(files.slice(5).map((f) => path.basename(f)).sort()); // the others: the newest N
+    // More backups later: still kept.
+    backupLive(dir, JSON.stringify({ who: 'known-late' }), at(40), { keep: N, onlyCopy });
+    expect(fs.readdirSync(dir)).toContain(only);
+    expect(fs.readdirSync(dir)).toHaveLength(N + 1);
+    // The login is imported: the backup is pruned like any other.
+    saved.add(fs.readFileSync(path.join(dir, only), 'utf8'));
+    expect(pruneBackups(dir, { keep: N, onlyCopy })).toEqual([path.join(dir, only)]);
+    left = fs.readdirSync(dir);
+    expect(left).toHaveLength(N);
+    expect(left).not.toContain(only);
+  });
+
+  it('an only copy counts among the newest while it is one of them, and stays once it ages past them', () => {
+    const onlyCopy = (text: string) => text.includes('unknown');
+    const files = [backupLive(dir, '{"who":"unknown"}', at(0), { keep: 3, onlyCopy })];
+    for (let i = 1; i <= 5; i += 1) files.push(backupLive(dir, `{"who":"known-${i}"}`, at(i), { keep: 3, onlyCopy }));
+    expect(fs.readdirSync(dir).sort()).toEqual([files[0], ...files.slice(3)].map((f) => path.basename(f as string)));
   });
 });
