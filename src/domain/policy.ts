@@ -1,6 +1,8 @@
 /**
  * The automatic fallback policy: one pure function of (registry, usage snapshots, events, now).
  * No I/O: watch, run and `fallback status` gather the inputs, call decide(), and carry out the result.
+ * A rotation to another ChatGPT account comes with `check` until that account's usage was asked for
+ * in this evaluation: the caller asks the usage API (PolicyInput.checks) and calls decide() again.
  */
 import type { UsageWindow } from '../store/registry-schema.js';
 
@@ -54,12 +56,33 @@ export interface PolicyInput {
   accounts: PolicyAccount[];
   limitEvents: LimitEvent[];
   state: FallbackState | null;
+  /**
+   * What this evaluation learnt by asking the usage API about rotation candidates just before moving:
+   * 'ok' — the account's windows above are that answer; 'failed' — the request failed; 'unchecked'
+   * — not asked (one evaluation asks about a few candidates only). Only 'ok' accounts are rotated to
+   * without a `check` first; the others are not rotated to in this evaluation.
+   */
+  checks?: Readonly<Record<string, CandidateCheck>>;
 }
+
+export type CandidateCheck = 'ok' | 'failed' | 'unchecked';
 
 export type Decision =
   | { action: 'none'; reason: string; state: FallbackState | null; poll: string[] }
   | { action: 'warn'; reason: string; state: FallbackState | null; poll: string[] }
-  | { action: 'switch'; to: string; kind: 'rotate' | 'fallback-key' | 'switch-back'; reason: string; state: FallbackState | null; poll: string[] };
+  | {
+      action: 'switch';
+      to: string;
+      kind: 'rotate' | 'fallback-key' | 'switch-back';
+      reason: string;
+      state: FallbackState | null;
+      poll: string[];
+      /**
+       * Rotation to a ChatGPT account not yet checked in this evaluation: ask the usage API about
+       * `to` first (recording the answer in `checks`), then decide again. Never switch on it unchecked.
+       */
+      check?: true;
+    };
 
 const t = (iso: string | null | undefined): number | null => {
   if (!iso) return null;
@@ -132,17 +155,38 @@ export function score(a: PolicyAccount, input: Pick<PolicyInput, 'now' | 'config
   return Math.min(...ws.map(({ w }) => remaining(w, input.now)));
 }
 
-/** The best other ChatGPT account: known headroom first (highest score), then unknown; never exhausted. */
+/**
+ * The best other ChatGPT account: known headroom first (highest score), then unknown; never exhausted,
+ * never one whose check failed or was not made in this evaluation.
+ */
 export function bestCandidate(input: PolicyInput, exclude: ReadonlySet<string>): PolicyAccount | null {
   let best: { a: PolicyAccount; s: number } | null = null;
   for (const a of input.accounts) {
     if (exclude.has(a.id) || a.kind !== 'chatgpt') continue;
+    const check = input.checks?.[a.id];
+    if (check !== undefined && check !== 'ok') continue;
     const s = score(a, input);
     if (s === -1) continue;
     const rank = s === null ? -0.5 : s; // unknown ranks below any known headroom
     if (!best || rank > best.s) best = { a, s: rank };
   }
   return best?.a ?? null;
+}
+
+/** A rotation to `to`: to be checked with the usage API first unless this evaluation already did. */
+function rotation(input: PolicyInput, to: string, reason: string, state: FallbackState, poll: string[]): Decision {
+  const d: Decision = { action: 'switch', to, kind: 'rotate', reason, state, poll };
+  if (input.checks?.[to] !== 'ok') d.check = true;
+  return d;
+}
+
+/** " (could not check the usage of X, Y)" for candidates left out because their check failed or was not made. */
+function uncheckedNote(input: PolicyInput): string {
+  const left = input.accounts.filter((a) => {
+    const c = input.checks?.[a.id];
+    return c !== undefined && c !== 'ok';
+  });
+  return left.length > 0 ? ` (could not check the usage of ${left.map((a) => a.label).join(', ')})` : '';
 }
 
 function fmt(iso: string | null): string {
@@ -188,7 +232,7 @@ export function decide(input: PolicyInput): Decision {
     if (config.rotate) {
       const cand = bestCandidate(input, new Set([home.id, active.id]));
       if (cand && score(cand, input) !== null) {
-        return { action: 'switch', to: cand.id, kind: 'rotate', reason: `${cand.label} has headroom (the API key is billed per token)`, state: { ...state, toId: cand.id }, poll };
+        return rotation(input, cand.id, `${cand.label} has headroom (the API key is billed per token)`, { ...state, toId: cand.id }, poll);
       }
     }
     return { action: 'none', reason: `in fallback on ${active.label} (from ${home.label}, until ${fmt(state.until)})`, state, poll };
@@ -221,11 +265,12 @@ function moveOn(
   if (input.config.rotate) {
     const cand = bestCandidate(input, new Set([active.id, homeId]));
     if (cand) {
-      return { action: 'switch', to: cand.id, kind: 'rotate', reason: `${active.label} is exhausted (${ex.why}); ${cand.label} has ${score(cand, input) === null ? 'unknown usage' : 'the most headroom'}`, state: { ...base, toId: cand.id }, poll };
+      return rotation(input, cand.id, `${active.label} is exhausted (${ex.why}); ${cand.label} has ${score(cand, input) === null ? 'unknown usage' : 'the most headroom'}`, { ...base, toId: cand.id }, poll);
     }
   }
+  const note = input.config.rotate ? uncheckedNote(input) : '';
   if (key) {
-    return { action: 'switch', to: key.id, kind: 'fallback-key', reason: `${active.label} is exhausted (${ex.why})${input.config.rotate ? '; no ChatGPT account has headroom' : ''}`, state: { ...base, toId: key.id }, poll };
+    return { action: 'switch', to: key.id, kind: 'fallback-key', reason: `${active.label} is exhausted (${ex.why})${input.config.rotate ? `; no ChatGPT account has headroom${note}` : ''}`, state: { ...base, toId: key.id }, poll };
   }
-  return { action: 'warn', reason: `${active.label} is exhausted (${ex.why}) and there is no ${input.config.rotate ? 'ChatGPT account with headroom or ' : ''}fallback API key`, state: prior, poll };
+  return { action: 'warn', reason: `${active.label} is exhausted (${ex.why}) and there is no ${input.config.rotate ? 'ChatGPT account with headroom or ' : ''}fallback API key${note}`, state: prior, poll };
 }

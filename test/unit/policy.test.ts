@@ -120,3 +120,59 @@ describe('decide', () => {
     expect(bestCandidate(inp, new Set())?.id).toBe('A');
   });
 });
+
+describe('checking a rotation candidate before moving', () => {
+  const accounts = [chatgpt('A', 100), chatgpt('B', 10), chatgpt('C', 30), KEY];
+
+  it('a rotation asks for a check of the candidate until this evaluation has its usage', () => {
+    const d = decide(input({ accounts }));
+    expect(d).toMatchObject({ action: 'switch', to: 'B', kind: 'rotate', check: true });
+    const checked = decide(input({ accounts, checks: { B: 'ok' } }));
+    expect(checked).toMatchObject({ action: 'switch', to: 'B', kind: 'rotate' });
+    expect(checked).not.toHaveProperty('check');
+  });
+
+  it('the answer decides: an exhausted candidate gives way to the next, which is checked in turn', () => {
+    const answered = [chatgpt('A', 100), chatgpt('B', 100), chatgpt('C', 30), KEY]; // B's check: exhausted
+    expect(decide(input({ accounts: answered, checks: { B: 'ok' } }))).toMatchObject({ to: 'C', kind: 'rotate', check: true });
+    const d = decide(input({ accounts: answered, checks: { B: 'ok', C: 'ok' } }));
+    expect(d).toMatchObject({ to: 'C', kind: 'rotate' });
+    expect(d).not.toHaveProperty('check');
+  });
+
+  it('a candidate whose check failed, or that was not checked, is not rotated to this time', () => {
+    expect(summary(decide(input({ accounts, checks: { B: 'failed' } })))).toBe('switch:C:rotate');
+    const d = decide(input({ accounts, checks: { B: 'failed', C: 'unchecked' } }));
+    expect(d).toMatchObject({ action: 'switch', to: 'K', kind: 'fallback-key' });
+    expect(d).not.toHaveProperty('check');
+    expect(d.reason).toContain('no ChatGPT account has headroom (could not check the usage of B, C)');
+    const noKey = decide(input({ accounts: accounts.slice(0, 3), checks: { B: 'failed', C: 'failed' }, config: { enabled: true, keyId: null, threshold: 100, rotate: true, switchBack: true } }));
+    expect(noKey.action).toBe('warn');
+    expect(noKey.reason).toContain('could not check the usage of B, C');
+  });
+
+  it('every candidate exhausted once checked → the API key, or a warning without one; never a rotation', () => {
+    const all = [chatgpt('A', 100), chatgpt('B', 100), chatgpt('C', 20, 100), KEY];
+    expect(summary(decide(input({ accounts: all, checks: { B: 'ok', C: 'ok' } })))).toBe('switch:K:fallback-key');
+    const noKey = input({ accounts: all.slice(0, 3), checks: { B: 'ok', C: 'ok' }, config: { enabled: true, keyId: null, threshold: 100, rotate: true, switchBack: true } });
+    expect(summary(decide(noKey))).toBe('warn');
+  });
+
+  it('leaving the API key for a ChatGPT account with headroom is checked first too', () => {
+    const st = { fromId: 'A', toId: 'K', reason: 'x', since: iso(-60), until: iso(600) };
+    const acc = [chatgpt('A', 100, 0, { reset5h: 600 }), chatgpt('B', 10), KEY];
+    expect(decide(input({ activeId: 'K', state: st, accounts: acc }))).toMatchObject({ to: 'B', kind: 'rotate', check: true });
+    // B's answer: exhausted after all. Stay on the key.
+    const answered = [chatgpt('A', 100, 0, { reset5h: 600 }), chatgpt('B', 100), KEY];
+    expect(summary(decide(input({ activeId: 'K', state: st, accounts: answered, checks: { B: 'ok' } })))).toBe('none');
+  });
+
+  it('rotation only (no API key): rotates to a checked account with headroom', () => {
+    const cfg = { enabled: true, keyId: null, threshold: 100, rotate: true, switchBack: true };
+    expect(decide(input({ accounts: accounts.slice(0, 3), config: cfg, checks: { B: 'ok' } }))).toMatchObject({ action: 'switch', to: 'B', kind: 'rotate' });
+  });
+
+  it('a switch back or to the key needs no check', () => {
+    expect(decide(input({ accounts: [chatgpt('A', 100), KEY] }))).not.toHaveProperty('check');
+  });
+});
