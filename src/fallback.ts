@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { App } from './app.js';
 import type { SessionEvent } from './codex/sessions.js';
 import { describeAccount } from './domain/accounts.js';
-import { type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from './domain/policy.js';
+import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from './domain/policy.js';
 import { errnoCode } from './errors.js';
 import { ensurePrivateDir } from './store/atomic.js';
 import type { Registry } from './store/registry-schema.js';
@@ -15,6 +15,8 @@ import type { SwitchResult } from './commands/switch.js';
 import type { UsageOutcome } from './usage.js';
 
 const LIMIT_EVENTS_KEEP = 50;
+/** At most this many rotation candidates are asked about (one usage request each) per evaluation. */
+export const MAX_CANDIDATE_CHECKS = 3;
 
 export function policyInput(reg: Registry, now: Date): PolicyInput {
   const accounts: PolicyAccount[] = reg.accounts.map((a) => ({
@@ -105,7 +107,10 @@ export interface Evaluation {
   decision: Decision;
   input: PolicyInput;
   switched: SwitchResult | null;
+  /** The usage polls the policy asked for (the active account, the one to go back to). */
   polled: UsageOutcome[];
+  /** The rotation candidates asked about before moving, in order. */
+  checked: UsageOutcome[];
 }
 
 export interface EvaluateOptions {
@@ -131,12 +136,37 @@ export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluat
     reg = (await app.registry.load());
     decision = decide(policyInput(reg, app.now()));
   }
-  const input = policyInput(reg, app.now());
-  if (opts.dryRun) return { decision, input, switched: null, polled };
+  if (opts.dryRun) return { decision, input: policyInput(reg, app.now()), switched: null, polled, checked: [] };
+  // Check before moving: a rotation candidate's usage is asked for (one request each, saved like any
+  // usage refresh), and the policy decides again on the answer — an exhausted candidate makes it pick
+  // the next one, then the API key. No lock is held meanwhile.
+  const checks: Record<string, CandidateCheck> = {};
+  const checked: UsageOutcome[] = [];
+  while (decision.action === 'switch' && decision.check) {
+    const target = decision.to;
+    const account = reg.accounts.find((a) => a.id === target);
+    if (checked.length >= MAX_CANDIDATE_CHECKS || !account) checks[target] = 'unchecked';
+    else {
+      const { refreshUsage } = await import('./usage.js');
+      const [outcome] = await refreshUsage(app, [account]);
+      if (outcome) checked.push(outcome);
+      checks[target] = outcome?.ok ? 'ok' : 'failed';
+      reg = (await app.registry.load());
+    }
+    decision = decide({ ...policyInput(reg, app.now()), checks });
+  }
+  const input: PolicyInput = { ...policyInput(reg, app.now()), checks };
   let switched: SwitchResult | null = null;
   if (decision.action === 'switch') {
     const { performSwitch } = await import('./commands/switch.js');
-    switched = await performSwitch(app, decision.to, { kind: 'fallback', state: decision.state, expectActive: reg.activeId });
+    const chosen = decision;
+    // Under the locks, on the registry as it is then: the same decision still holds (another process
+    // may have saved newer usage meanwhile), else nothing is switched.
+    const recheck = (r: Registry) => {
+      const again = decide({ ...policyInput(r, app.now()), checks });
+      return again.action === 'switch' && again.to === chosen.to && again.check !== true;
+    };
+    switched = await performSwitch(app, decision.to, { kind: 'fallback', state: decision.state, expectActive: reg.activeId, recheck });
     if (switched.switched) {
       appendEvent(app, { at: app.now().toISOString(), event: 'switch', kind: decision.kind, from: switched.from?.id ?? null, to: decision.to, reason: decision.reason, until: decision.state?.until ?? null });
     }
@@ -146,5 +176,5 @@ export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluat
       r.fallbackState = state;
     });
   }
-  return { decision, input, switched, polled };
+  return { decision, input, switched, polled, checked };
 }

@@ -28,8 +28,11 @@ export interface SwitchResult {
  */
 export type SwitchReason =
   | { kind: 'manual' }
-  /** An automatic switch decided while `expectActive` was active: skipped if that changed meanwhile. */
-  | { kind: 'fallback'; state: FallbackState | null; expectActive: string | null };
+  /**
+   * An automatic switch decided while `expectActive` was active: skipped if that changed meanwhile,
+   * or if `recheck` (the decision made again on the locked registry; no I/O) no longer holds.
+   */
+  | { kind: 'fallback'; state: FallbackState | null; expectActive: string | null; recheck?: (reg: Registry) => boolean };
 
 /**
  * The switch: under Codex's own locks and then the registry lock (always in that order: nothing
@@ -62,7 +65,7 @@ export async function performSwitch(
         if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
         const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
         if (reason.kind === 'manual') reg.fallbackState = null;
-        else if (reg.activeId !== reason.expectActive) return { switched: false, from, to: target, backup: null };
+        else if (reg.activeId !== reason.expectActive || (reason.recheck && !reason.recheck(reg))) return { switched: false, from, to: target, backup: null };
         if (reg.activeId === target.id) {
           if (reason.kind === 'fallback') reg.fallbackState = reason.state;
           return { switched: false, from, to: target, backup: null };

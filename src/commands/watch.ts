@@ -43,7 +43,7 @@ class Reporter {
       const a = ev.input.accounts.find((x) => x.id === id);
       return a ? a.label : (id ?? 'none');
     };
-    for (const p of ev.polled) if (!p.ok) this.emit('error', { account: p.id, reason: p.short ?? 'error', message: p.message ?? null }, `usage of ${name(p.id)} could not be fetched: ${p.message ?? p.short}`);
+    for (const p of [...ev.polled, ...ev.checked]) if (!p.ok) this.emit('error', { account: p.id, reason: p.short ?? 'error', message: p.message ?? null }, `usage of ${name(p.id)} could not be fetched: ${p.message ?? p.short}`);
     if (d.action === 'switch' && ev.switched?.switched) {
       this.lastWarn = '';
       this.emit('switch', { kind: d.kind, from: ev.switched.from?.id ?? null, to: d.to, reason: d.reason, until: d.state?.until ?? null }, `switched to ${name(d.to)} (${d.kind}): ${d.reason}`);

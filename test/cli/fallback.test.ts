@@ -1,11 +1,14 @@
-/** fallback enable/disable/status, watch --install-service, and run's argument handling, in-process. */
+/**
+ * fallback enable/disable/status, rotation that checks a candidate's usage before moving (watch --once
+ * against the fake usage API), watch --install-service, and run's argument handling, in-process.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { classifyRun } from '../../src/commands/run.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
-import { chatgptAuth, fakeApiKey } from '../support/jwt.js';
+import { type ChatgptAuthDoc, chatgptAuth, fakeApiKey, nowSeconds } from '../support/jwt.js';
 
 let fake: FakeOpenAI;
 let sb: Sandbox;
@@ -92,6 +95,135 @@ describe('fallback', () => {
     expect(JSON.parse((await sb.run(['fallback', 'status', '--json'])).stdout).state).not.toBeNull();
     expect((await sb.run(['switch', 'a@example.com'])).code).toBe(0);
     expect(JSON.parse((await sb.run(['fallback', 'status', '--json'])).stdout).state).toBeNull();
+  });
+});
+
+describe('rotation checks a candidate before moving', () => {
+  let n = 0;
+  const USAGE = '/backend-api/wham/usage';
+  const regFile = () => path.join(sb.codexHome, 'codex-auth', 'registry.json');
+
+  beforeEach(() => {
+    sb.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE = fake.refreshUrl;
+    sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1000';
+  });
+
+  function chatgpt(name: string): ChatgptAuthDoc {
+    n += 1;
+    const doc = fake.addChatgptAccount({ email: `${name}-${n}@example.com`, userId: `user-${name}-${n}`, accountId: `acc-${name}-${n}` });
+    secrets.push(doc.tokens.refresh_token, doc.tokens.access_token);
+    return doc;
+  }
+  const idOf = (doc: ChatgptAuthDoc) => `chatgpt::user-${doc.tokens.account_id.slice(4)}::${doc.tokens.account_id}`;
+  const exhausted = (doc: ChatgptAuthDoc) => fake.setUsage(doc.tokens.account_id, { primary: { usedPercent: 100, resetAt: nowSeconds() + 3600 }, secondary: { usedPercent: 40 } });
+  const headroom = (doc: ChatgptAuthDoc, used = 10) => fake.setUsage(doc.tokens.account_id, { primary: { usedPercent: used }, secondary: { usedPercent: used } });
+  /** Usage requests the fake saw for this account. */
+  const asked = (doc: ChatgptAuthDoc) => fake.requests({ path: USAGE }).filter((r) => r.headers['chatgpt-account-id'] === doc.tokens.account_id).length;
+  const active = () => JSON.parse(fs.readFileSync(regFile(), 'utf8')).activeId as string;
+  const events = (): Array<{ kind: string; to: string }> => {
+    const f = path.join(sb.codexHome, 'codex-auth', 'events.jsonl');
+    return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+  };
+
+  /** `a` live, the others imported; every one with headroom in the usage cache (a list --refresh), then `setup`. */
+  async function world(docs: ChatgptAuthDoc[], opts: { key?: boolean } = {}): Promise<string | null> {
+    const [a, ...others] = docs as [ChatgptAuthDoc, ...ChatgptAuthDoc[]];
+    sb.writeAuth(a);
+    for (const d of others) {
+      const f = path.join(sb.root, `${d.tokens.account_id}.json`);
+      fs.writeFileSync(f, JSON.stringify(d));
+      expect((await sb.run(['import', f])).code).toBe(0);
+    }
+    let key: string | null = null;
+    if (opts.key) {
+      n += 1;
+      key = fakeApiKey(`rot-${n}`);
+      secrets.push(key);
+      fake.addApiKey(key, { id: `user-key-${n}`, email: `key-${n}@example.com` });
+      expect((await sb.run(['add-api-key', '-', '--alias', 'billing'], { input: key })).code).toBe(0);
+    }
+    for (const d of docs) headroom(d);
+    expect((await sb.run(['list', '--refresh'])).code).toBe(0); // the cache: headroom everywhere
+    expect((await sb.run(['fallback', 'enable'])).code).toBe(0);
+    fake.clearRequests();
+    return key;
+  }
+
+  it.each([
+    ['with an API key: one fallback to the key, never a rotation to an exhausted account', true],
+    ['without an API key (rotation only): no switch at all', false],
+  ])('every account exhausted on the server, the cache still showing headroom, four watch --once: %s', async (_name, withKey) => {
+    const [a, b, c] = [chatgpt('a'), chatgpt('b'), chatgpt('c')];
+    await world([a, b, c], { key: withKey });
+    for (const d of [a, b, c]) exhausted(d);
+    const outs: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const r = await sb.run(['watch', '--once', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      outs.push(r.stdout);
+      expect([idOf(b), idOf(c)]).not.toContain(active());
+    }
+    expect(events().map((e) => e.kind)).toEqual(withKey ? ['fallback-key'] : []);
+    if (!withKey) {
+      expect(active()).toBe(idOf(a));
+      expect(outs.every((o) => /"event":"warn".*no ChatGPT account with headroom or fallback API key/.test(o))).toBe(true);
+    }
+    // Each candidate was asked about once, in the first run; later runs knew from the saved answers.
+    expect([asked(b), asked(c)]).toEqual([1, 1]);
+    const reg = JSON.parse(fs.readFileSync(regFile(), 'utf8'));
+    for (const d of [b, c]) expect(reg.accounts.find((x: { id: string }) => x.id === idOf(d)).usage).toMatchObject({ source: 'api', fiveHour: { usedPercent: 100 } });
+  });
+
+  it('a candidate with headroom is switched to, after the exhausted one before it: one usage request each', async () => {
+    const [a, b, c] = [chatgpt('a'), chatgpt('b'), chatgpt('c')];
+    await world([a, b, c], { key: true });
+    exhausted(a);
+    exhausted(b); // b has the most headroom in the cache, but not on the server
+    headroom(c, 30);
+    const reg = JSON.parse(fs.readFileSync(regFile(), 'utf8'));
+    reg.accounts.find((x: { id: string }) => x.id === idOf(c)).usage.fiveHour.usedPercent = 30;
+    fs.writeFileSync(regFile(), JSON.stringify(reg));
+    const r = await sb.run(['watch', '--once', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ event: 'switch', kind: 'rotate', to: idOf(c) });
+    expect(active()).toBe(idOf(c));
+    expect([asked(a), asked(b), asked(c)]).toEqual([1, 1, 1]);
+    expect(events()).toMatchObject([{ kind: 'rotate', to: idOf(c) }]);
+  });
+
+  it('rotation only: a candidate with headroom is switched to', async () => {
+    const [a, b] = [chatgpt('a'), chatgpt('b')];
+    await world([a, b]);
+    exhausted(a);
+    const r = await sb.run(['watch', '--once', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(active()).toBe(idOf(b));
+    expect(asked(b)).toBe(1);
+  });
+
+  it('bounded: at most three candidates asked per evaluation, a hanging one costing one timeout; the rest wait', async () => {
+    const docs = [chatgpt('a'), chatgpt('b'), chatgpt('c'), chatgpt('d'), chatgpt('e')];
+    const [a, b, c, d, e] = docs as [ChatgptAuthDoc, ChatgptAuthDoc, ChatgptAuthDoc, ChatgptAuthDoc, ChatgptAuthDoc];
+    await world(docs, { key: true });
+    exhausted(a);
+    fake.setUsage(b.tokens.account_id, { fault: { hang: true } });
+    exhausted(c);
+    exhausted(d);
+    headroom(e);
+    const t0 = Date.now();
+    const r = await sb.run(['watch', '--once', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    const asks = [asked(b), asked(c), asked(d), asked(e)];
+    expect(asks.reduce((x, y) => x + y, 0)).toBe(3);
+    expect(Math.max(...asks)).toBe(1);
+    // A candidate that could not be checked in time is not moved to blindly: the policy goes on (here
+    // to the key, billed per token), and says which accounts it could not check.
+    expect(r.stdout).toMatch(/"event":"error".*"reason":"timeout"/);
+    const sw = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(sw).toMatchObject({ event: 'switch', kind: 'fallback-key' });
+    expect(sw.reason).toContain('could not check the usage of');
+    fake.setUsage(b.tokens.account_id, {});
   });
 });
 
