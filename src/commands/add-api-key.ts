@@ -92,7 +92,7 @@ export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKe
       reg.fallback.keyId = account.id;
       madeFallback = true;
     }
-    return { account: { ...account }, existed, madeFallback, isFallback: reg.fallback.keyId === account.id };
+    return { account: { ...account }, existed, madeFallback, isFallback: reg.fallback.keyId === account.id, fallbackOn: reg.fallback.enabled };
   });
 
   const { account } = outcome;
@@ -110,7 +110,14 @@ export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKe
   }
   if (outcome.existed) app.out.info(`That key is already stored as ${describeAccount(account)}; its identity was refreshed.`);
   else app.out.success(`Stored ${describeAccount(account)} in ${account.secret.store === 'keyring' ? 'the OS keyring' : 'a 0600 file (insecure storage)'}.`);
-  if (outcome.madeFallback) app.out.info('It is now the fallback key for automatic fallback (see "codex-auth fallback enable").');
+  if (outcome.madeFallback) {
+    // Rotation-only fallback (enabled without a key) now ends on this key: say so, it costs money.
+    app.out.info(
+      outcome.fallbackOn
+        ? 'It is now the fallback key: automatic fallback (enabled) switches Codex to it when no ChatGPT account has headroom; API usage is billed per token.'
+        : 'It is now the fallback key for automatic fallback (see "codex-auth fallback enable").',
+    );
+  }
   if (opts.insecureStorage && !outcome.existed) app.out.warn('The key is stored in a plain file (mode 0600) instead of the OS keyring, because of --insecure-storage.');
   return 0;
 }

@@ -15,10 +15,23 @@ export interface EnableOptions {
   json?: boolean;
 }
 
-function policyJson(reg: Registry) {
+/**
+ * What enabled fallback can do: rotate between ChatGPT accounts and then fall back to the API key,
+ * rotate only (no API key stored), go to the key only (--no-rotate), or nothing at all (neither).
+ */
+export type FallbackMode = 'rotate-then-key' | 'rotate-only' | 'key-only' | 'none';
+
+function fallbackKey(reg: Registry) {
   const key = reg.fallback.keyId ? reg.accounts.find((a) => a.id === reg.fallback.keyId) : undefined;
+  return key?.kind === 'apikey' ? key : undefined;
+}
+
+function policyJson(reg: Registry) {
+  const key = fallbackKey(reg);
+  const mode: FallbackMode = key ? (reg.fallback.rotate ? 'rotate-then-key' : 'key-only') : reg.fallback.rotate ? 'rotate-only' : 'none';
   return {
     enabled: reg.fallback.enabled,
+    mode,
     key: key ? { id: key.id, email: key.email, alias: key.alias, keyMask: key.keyMask ?? null } : null,
     threshold: reg.fallback.threshold,
     rotate: reg.fallback.rotate,
@@ -43,21 +56,33 @@ export async function fallbackEnable(app: App, _args: unknown[], opts: EnableOpt
     await syncInto(app, r);
     const keys = r.accounts.filter((a) => a.kind === 'apikey');
     if (keyId === null) keyId = r.fallback.keyId && keys.some((k) => k.id === r.fallback.keyId) ? r.fallback.keyId : (keys[0]?.id ?? null);
-    if (keyId === null) {
-      throw new CliError('no_api_key', 'Automatic fallback needs a stored API key to fall back to. Add one first: codex-auth add-api-key');
+    if (keyId === null && opts.rotate === false) {
+      throw new CliError(
+        'no_api_key',
+        'Nothing to fall back to: with --no-rotate automatic fallback only moves Codex to an API key, and none is stored. Add one with "codex-auth add-api-key", or leave out --no-rotate to rotate between ChatGPT accounts only.',
+      );
     }
     r.fallback.enabled = true;
     r.fallback.keyId = keyId;
     if (threshold !== undefined) r.fallback.threshold = threshold;
-    if (opts.rotate !== undefined) r.fallback.rotate = opts.rotate;
+    // Without a key, rotation is all there is: it is on, whatever an earlier --no-rotate said.
+    if (keyId === null) r.fallback.rotate = true;
+    else if (opts.rotate !== undefined) r.fallback.rotate = opts.rotate;
     if (opts.switchBack !== undefined) r.fallback.switchBack = opts.switchBack;
     return structuredClone(r);
   });
   const p = policyJson(reg);
   if (app.out.json) app.out.document({ fallback: p });
-  const key = reg.accounts.find((a) => a.id === reg.fallback.keyId);
+  const back = p.switchBack ? '; switch back when the window resets' : '';
+  if (p.mode === 'rotate-only') {
+    app.out.success(`Automatic fallback enabled, rotation only: at ${p.threshold}% used, switch Codex to another ChatGPT account with headroom (its usage checked first)${back}.`);
+    app.out.info('It never switches to an API key: none is stored. To fall back to one when no ChatGPT account has headroom (billed per token), add it with "codex-auth add-api-key".');
+    app.out.info('It acts when "codex-auth watch" runs (or "codex-auth watch --install-service"), or around "codex-auth run".');
+    return 0;
+  }
+  const key = fallbackKey(reg);
   app.out.success(
-    `Automatic fallback enabled: at ${p.threshold}% used, ${p.rotate ? 'rotate to the ChatGPT account with the most headroom, then ' : ''}fall back to ${key ? describeAccount(key) : 'the API key'}${p.switchBack ? '; switch back when the window resets' : ''}.`,
+    `Automatic fallback enabled: at ${p.threshold}% used, ${p.rotate ? 'rotate to the ChatGPT account with the most headroom (its usage checked first), then ' : ''}fall back to ${key ? describeAccount(key) : 'the API key'}${back}.`,
   );
   app.out.info('It acts when "codex-auth watch" runs (or "codex-auth watch --install-service"), or around "codex-auth run". API usage is billed per token.');
   return 0;
@@ -94,7 +119,7 @@ export async function fallbackStatus(app: App, _args: unknown[], opts: { refresh
   };
   const next =
     d.action === 'switch'
-      ? `switch to ${name(d.to)} (${d.kind}): ${d.reason}`
+      ? `switch to ${name(d.to)} (${d.kind})${d.check ? ' if the usage API confirms it has headroom' : ''}: ${d.reason}`
       : d.action === 'warn'
         ? `stay, with a warning: ${d.reason}`
         : `nothing: ${d.reason}`;
@@ -102,17 +127,23 @@ export async function fallbackStatus(app: App, _args: unknown[], opts: { refresh
     app.out.document({
       fallback: policyJson(reg),
       state: state ? { ...state } : null,
-      next: { action: d.action, ...(d.action === 'switch' ? { to: d.to, kind: d.kind } : {}), reason: d.reason },
+      next: { action: d.action, ...(d.action === 'switch' ? { to: d.to, kind: d.kind, checkFirst: d.check === true } : {}), reason: d.reason },
     });
     return 0;
   }
   const c = app.out.out;
   const p = policyJson(reg);
   const line = (k: string, v: string) => app.out.data(`${c.bold(k.padEnd(16))} ${v}`);
-  line('Fallback', p.enabled ? c.green('enabled') : 'disabled');
+  const modes: Record<FallbackMode, string> = {
+    'rotate-then-key': 'other ChatGPT accounts first, then the API key',
+    'rotate-only': 'rotation only: other ChatGPT accounts, never an API key (none stored)',
+    'key-only': 'straight to the API key',
+    none: 'nothing to fall back to (no API key stored, rotation off)',
+  };
+  line('Fallback', p.enabled ? `${c.green('enabled')} (${modes[p.mode]})` : 'disabled');
   line('Fallback key', p.key ? name(p.key.id) : c.dim('none (codex-auth add-api-key)'));
   line('Threshold', `${p.threshold}% used`);
-  line('Rotation', p.rotate ? 'on: other ChatGPT accounts first' : 'off: straight to the API key');
+  line('Rotation', p.rotate ? `on: other ChatGPT accounts${p.key ? ' first' : ''}, each one's usage checked before moving` : 'off: straight to the API key');
   line('Switch back', p.switchBack ? 'on: when the chosen account has headroom again' : 'off');
   if (state) {
     line('State', `in fallback since ${state.since} (from ${name(state.fromId)}; ${state.reason}; until ${state.until ?? 'unknown'})`);

@@ -42,11 +42,37 @@ async function withAccounts(): Promise<string> {
 }
 
 describe('fallback', () => {
-  it('enable needs a stored API key and names add-api-key', async () => {
+  it('enable without a stored API key: rotation between ChatGPT accounts only, and it says so', async () => {
     sb.writeAuth(chatgptAuth({ email: 'a@example.com', userId: 'user-a', accountId: 'acc-a' }));
-    const r = await sb.run(['fallback', 'enable', '--json']);
+    let r = await sb.run(['fallback', 'enable']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Automatic fallback enabled, rotation only: at 100% used, switch Codex to another ChatGPT account with headroom (its usage checked first); switch back when the window resets.');
+    expect(r.stderr).toContain('It never switches to an API key: none is stored.');
+    expect(r.stderr).toContain('add it with "codex-auth add-api-key"');
+    expect(r.stderr).not.toContain('billed per token.\n'); // no per-token API usage promised
+    r = await sb.run(['fallback', 'status', '--json']);
+    expect(JSON.parse(r.stdout).fallback).toMatchObject({ enabled: true, mode: 'rotate-only', key: null, rotate: true });
+    r = await sb.run(['fallback', 'status']);
+    expect(r.stdout).toMatch(/Fallback\s+enabled \(rotation only: other ChatGPT accounts, never an API key \(none stored\)\)/);
+    expect(r.stdout).toMatch(/Fallback key\s+none \(codex-auth add-api-key\)/);
+    // An API key added later becomes the fallback key, and add-api-key says what that now means.
+    const key = fakeApiKey('later');
+    secrets.push(key);
+    fake.addApiKey(key, { id: 'user-later', email: 'later@example.com' });
+    r = await sb.run(['add-api-key', '-'], { input: key });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('automatic fallback (enabled) switches Codex to it when no ChatGPT account has headroom');
+    expect(JSON.parse((await sb.run(['fallback', 'status', '--json'])).stdout).fallback.mode).toBe('rotate-then-key');
+  });
+
+  it('enable --no-rotate without a stored API key: nothing to fall back to, exit 1, nothing changed', async () => {
+    sb.writeAuth(chatgptAuth({ email: 'a@example.com', userId: 'user-a', accountId: 'acc-a' }));
+    const r = await sb.run(['fallback', 'enable', '--no-rotate', '--json']);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'no_api_key', message: expect.stringContaining('codex-auth add-api-key') });
+    const err = JSON.parse(r.stdout).error;
+    expect(err).toMatchObject({ code: 'no_api_key', message: expect.stringContaining('Nothing to fall back to') });
+    expect(err.message).toContain('codex-auth add-api-key');
+    expect(JSON.parse((await sb.run(['fallback', 'status', '--json'])).stdout).fallback.enabled).toBe(false);
   });
 
   it('enable, status (a dry run that explains itself) and disable', async () => {
