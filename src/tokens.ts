@@ -1,22 +1,28 @@
 /**
  * Keeping an account's OAuth tokens fresh without ever reusing a rotated refresh token.
- * Per-account lock; the freshest of the stored snapshot and the live file is used; only returned
- * fields are merged; the live auth.json is updated only while it still belongs to the account and
- * still holds the refresh token we used, under Codex's own flocks.
+ *
+ * Under the account's token lock: the pending-token journal is folded first (tokens an earlier run
+ * got from OpenAI but could not record); the freshest of the stored snapshot and Codex's live copy
+ * is used; an account whose live copy cannot be read is not refreshed at all (Codex may hold newer
+ * tokens of it). The moment OpenAI's answer arrives, the merged tokens are written to the journal
+ * and fsynced — before anything else, and without waiting for any other lock — then Codex's live
+ * copy is updated (only while it still belongs to the account and holds the token used, under
+ * Codex's own flocks), the stored snapshot is written, and one short registry update records it.
+ * A busy registry lock, a crash or a kill after the answer loses nothing: the journal holds the
+ * tokens until a later command folds them in (src/credentials.ts).
  */
-import path from 'node:path';
 import type { App } from './app.js';
 import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/accounts.js';
 import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from './domain/authfile.js';
 import { jwtExpiry } from './domain/jwt.js';
-import { ensurePrivateDir } from './store/atomic.js';
+import { type Candidate, recordSettled, type Settled, settleLocked, withTokenLock } from './credentials.js';
+import { crashPoint } from './failpoint.js';
 import type { StampedText } from './store/live.js';
-import { withFileLock } from './store/lock.js';
-import type { Account } from './store/registry-schema.js';
+import { writePending } from './store/pending.js';
+import type { Account, Registry } from './store/registry-schema.js';
 import { readStamped, recordWrittenLive } from './sync.js';
 
 export const REFRESH_SKEW_SECONDS = 300;
-const ROTATED_KEEP = 8;
 
 export type FreshResult =
   | { ok: true; auth: ParsedAuth; refreshed: boolean }
@@ -26,7 +32,7 @@ function rtHash(rt: string): string {
   return sha256Hex(`rt:${rt}`).slice(0, 24);
 }
 
-function liveBelongsTo(live: ParsedAuth | null, account: Account): boolean {
+function liveBelongsTo(live: ParsedAuth | null, account: Pick<Account, 'id'>): boolean {
   if (!live || live.mode !== 'chatgpt') return false;
   try {
     return chatgptIdentity(live).id === account.id;
@@ -35,14 +41,28 @@ function liveBelongsTo(live: ParsedAuth | null, account: Account): boolean {
   }
 }
 
-async function readLiveAuth(app: App): Promise<ParsedAuth | null> {
+/** Codex's live credentials as a refresh sees them: an unreadable copy is an error, never "none". */
+export type LiveAuth = { kind: 'none' } | { kind: 'ok'; auth: ParsedAuth } | { kind: 'error'; message: string };
+
+export async function readLiveAuth(app: App): Promise<LiveAuth> {
+  const live = await app.live();
+  let text: string | null;
   try {
-    const text = await (await app.live()).read();
-    return text === null ? null : parseAuthJson(text);
-  } catch {
-    return null;
+    text = await live.read();
+  } catch (e) {
+    return { kind: 'error', message: e instanceof Error ? e.message.replace(/\.$/, '') : String(e) };
+  }
+  // Auto mode read auth.json because the keyring did not answer: the keyring may hold newer tokens.
+  if (live.degraded) return { kind: 'error', message: live.degraded };
+  if (text === null) return { kind: 'none' };
+  try {
+    return { kind: 'ok', auth: parseAuthJson(text) };
+  } catch (e) {
+    return { kind: 'error', message: `${live.location} ${(e as Error).message}` };
   }
 }
+
+const authOf = (l: LiveAuth): ParsedAuth | null => (l.kind === 'ok' ? l.auth : null);
 
 export function expiresSoon(auth: ParsedAuth, now: Date, skewSeconds = REFRESH_SKEW_SECONDS): boolean {
   const exp = jwtExpiry(auth.tokens?.access_token);
@@ -52,118 +72,155 @@ export function expiresSoon(auth: ParsedAuth, now: Date, skewSeconds = REFRESH_S
 /**
  * Make sure `accountId` has an access token valid for at least 5 minutes (any age with `force`),
  * refreshing it if needed. Saves what changed into the secret store, the registry and, when the
- * account is Codex's live login, auth.json.
+ * account is Codex's live login, Codex's live credentials.
  */
 export async function ensureFreshTokens(app: App, accountId: string, opts: { force?: boolean } = {}): Promise<FreshResult> {
-  const locks = path.join(app.paths.home, 'locks');
-  ensurePrivateDir(locks);
   const account0 = (await app.registry.load()).accounts.find((a) => a.id === accountId);
   if (!account0) return { ok: false, permanent: true, short: 'removed', message: 'the account was removed' };
   if (account0.kind !== 'chatgpt') return { ok: false, permanent: true, short: 'not chatgpt', message: 'API keys have no OAuth tokens' };
-  return withFileLock(path.join(locks, `${account0.secret.ref}.lock`), () => refreshLocked(app, accountId, opts), { what: `the token lock of ${describeAccount(account0)}` });
+  return withTokenLock(app, account0.secret.ref, describeAccount(account0), () => refreshLocked(app, accountId, opts));
 }
 
 async function refreshLocked(app: App, accountId: string, opts: { force?: boolean }): Promise<FreshResult> {
-  const account = (await app.registry.load()).accounts.find((a) => a.id === accountId);
+  const reg = await app.registry.load();
+  const account = reg.accounts.find((a) => a.id === accountId);
   if (!account) return { ok: false, permanent: true, short: 'removed', message: 'the account was removed' };
-  const storedText = await app.secrets.get(account.secret);
-  if (storedText === null) return { ok: false, permanent: true, short: 'no secret', message: `the stored credentials of ${describeAccount(account)} are missing` };
-  let auth: ParsedAuth;
-  try {
-    auth = parseAuthJson(storedText);
-  } catch (e) {
-    return { ok: false, permanent: true, short: 'bad secret', message: `the stored credentials are unreadable (${(e as Error).message})` };
+  // Tokens an earlier run got from OpenAI but could not record (its registry write timed out, it was
+  // killed) are in the journal: they come first, or the stored copy would hold a rotated-away token.
+  const settled: Settled[] = [await settleLocked(app, account)];
+  let marked: string | null = null;
+  let written: StampedText | null = null;
+  const record = () =>
+    recordSettled(app, settled, {
+      patch: (r: Registry) => recordWrittenLive(r, written),
+      after: (r: Registry) => {
+        const acc = r.accounts.find((a) => a.id === accountId);
+        if (acc && marked !== null) acc.loginRequired = marked;
+      },
+    });
+  const settleWith = async (extra: Candidate[]) => {
+    const s = await settleLocked(app, account, extra);
+    settled.push(s);
+    if (s.error !== undefined) app.out.warn(`The tokens of ${describeAccount(account)} could not be saved in codex-auth's store yet (${s.error}); they are kept in its pending journal until they can.`);
+    return s;
+  };
+  const first = settled[0] as Settled;
+  if (first.stored === null) {
+    await record();
+    if (first.unreadable !== undefined) return { ok: false, permanent: true, short: 'bad secret', message: `the stored credentials are unreadable (${first.unreadable})` };
+    return { ok: false, permanent: true, short: 'no secret', message: `the stored credentials of ${describeAccount(account)} are missing` };
   }
+  let auth = first.stored;
   const storedFingerprint = snapshotMeta(auth).fingerprint;
   // Codex may have refreshed the live copy since we last synced: prefer whichever is newer.
   const live = await readLiveAuth(app);
   let adoptLive = false;
-  if (live && liveBelongsTo(live, account) && compareSnapshotMeta(snapshotMeta(live), snapshotMeta(auth)) === 'newer') {
-    auth = live;
+  if (live.kind === 'ok' && liveBelongsTo(live.auth, account) && compareSnapshotMeta(snapshotMeta(live.auth), snapshotMeta(auth)) === 'newer') {
+    auth = live.auth;
     adoptLive = true;
   }
   const now = app.now();
   if (!opts.force && !expiresSoon(auth, now)) {
-    if (adoptLive) await persist(app, accountId, auth, null);
+    if (adoptLive) await settleWith([{ auth }]);
+    await record();
     return { ok: true, auth, refreshed: false };
   }
+  // Never refresh an account whose live copy cannot be read: Codex may have rotated its tokens
+  // already, and sending the stored (rotated-away) refresh token would end the login. When the
+  // registry knows no active account, the unreadable copy may be anyone's.
+  if (live.kind === 'error' && (reg.activeId === account.id || reg.activeId === null)) {
+    await record();
+    return {
+      ok: false,
+      permanent: false,
+      short: 'live unreadable',
+      message: `not refreshed: Codex's live credentials cannot be read (${live.message}), and they may hold newer tokens of this account; fix that and try again`,
+    };
+  }
   const rt = auth.tokens?.refresh_token ?? '';
-  if (!rt) return { ok: false, permanent: true, short: 'login required', message: 'there is no refresh token' };
-  if ((account.rotatedRefreshTokens as string[] | undefined)?.includes(rtHash(rt))) {
+  if (!rt) {
+    await record();
+    return { ok: false, permanent: true, short: 'login required', message: 'there is no refresh token' };
+  }
+  if ((account.rotatedRefreshTokens as string[] | undefined)?.includes(rtHash(rt)) || settled.some((s) => s.rotated.includes(rtHash(rt)))) {
+    await record();
     return { ok: false, permanent: true, short: 'login required', message: 'only an already-rotated refresh token is left; log in again' };
   }
   const { refreshTokens, refreshUrl, mergeRefreshed } = await import('./openai/oauth.js');
+  crashPoint(app.env, 'refresh-before-request');
   const result = await refreshTokens(await app.ctx.http(), refreshUrl(app.env), rt);
   if (!result.ok) {
     // Codex may have rotated it first (it refreshes on its own): then its newer tokens are the truth.
-    const again = await readLiveAuth(app);
+    const again = authOf(await readLiveAuth(app));
     if (again && liveBelongsTo(again, account) && again.tokens?.refresh_token !== rt && compareSnapshotMeta(snapshotMeta(again), snapshotMeta(auth)) === 'newer') {
-      await persist(app, accountId, again, null);
+      await settleWith([{ auth: again }]);
+      await record();
       return { ok: true, auth: again, refreshed: false };
     }
-    if (result.permanent) await markLoginRequired(app, accountId, result.short);
+    if (result.permanent) marked = result.short;
+    await record();
     return { ok: false, permanent: result.permanent, short: result.permanent ? 'login required' : result.short, message: result.message };
   }
   const merged = parseAuthObject(mergeRefreshed(auth.raw, result.tokens, app.now()));
   const rotated = result.tokens.refresh_token && result.tokens.refresh_token !== rt ? rtHash(rt) : null;
+  // Durable before anything else: OpenAI has rotated the refresh token, these tokens exist nowhere
+  // else yet. No lock is needed (each journal entry is a new file), so nothing can make us wait here.
+  writePending(app.paths.home, account.secret.ref, {
+    accountId,
+    at: app.now().toISOString(),
+    source: 'refresh',
+    auth: merged.raw,
+    consumed: [...new Set([storedFingerprint, snapshotMeta(auth).fingerprint])],
+    rotated,
+  });
+  app.out.debug(`the new tokens of ${describeAccount(account)} are in the pending-token journal`);
+  crashPoint(app.env, 'refresh-journaled');
   // Codex's live copy is updated when it is this account with the token we used, or an older
-  // snapshot of it (one an earlier refresh could not update). First, then our copy: a crash between
-  // the two leaves the live file newer, which the next command's sync saves back (the other order
-  // left auth.json holding the rotated-away token for good). Then again, in case a switch to this
-  // account wrote the old snapshot meanwhile (an unlocked peek first: usually nothing to do).
+  // snapshot of it (one an earlier refresh could not update). First, then our copy: Codex reads its
+  // own copy, not ours. Then again, in case a switch to this account wrote the old snapshot
+  // meanwhile (an unlocked peek first: usually nothing to do).
   const liveCreds = await app.live();
-  // The live file as read back after a write of ours: recorded in the registry (src/sync.ts).
-  let written: StampedText | null = null;
   const liveIsStale = (cur: ParsedAuth | null) =>
     cur !== null && liveBelongsTo(cur, account) && (cur.tokens?.refresh_token === rt || compareSnapshotMeta(snapshotMeta(cur), snapshotMeta(auth)) === 'older');
   const updateLive = async () => {
-    if (!liveIsStale(await readLiveAuth(app))) return;
+    if (!liveIsStale(authOf(await readLiveAuth(app)))) return;
     await liveCreds
       .withLock(async () => {
-        if (!liveIsStale(await readLiveAuth(app))) return;
+        if (!liveIsStale(authOf(await readLiveAuth(app)))) return;
         await liveCreds.write(serializeAuth(merged.raw));
         written = await readStamped(liveCreds);
       })
       .catch((e: unknown) => app.out.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
   };
   await updateLive();
-  await persist(app, accountId, merged, rotated, new Set([storedFingerprint, snapshotMeta(auth).fingerprint]), written);
+  crashPoint(app.env, 'refresh-live-written');
+  // Folds the entry just written (and any other) into the stored snapshot.
+  try {
+    await settleWith([]);
+  } catch (e) {
+    app.out.warn(`The new tokens of ${describeAccount(account)} could not be saved in codex-auth's store yet (${(e as Error).message}); they are kept in its pending journal until they can.`);
+  }
+  crashPoint(app.env, 'refresh-stored');
+  await record();
+  crashPoint(app.env, 'refresh-recorded');
   await updateLive();
   return { ok: true, auth: merged, refreshed: true };
 }
 
 /**
- * Save `auth` as the account's snapshot unless the stored one is newer. `refreshedFrom`: fingerprints
- * of the snapshots a refresh consumed; while the stored one is still one of them, the refresh result
- * replaces it whatever the timestamps say (a last_refresh written by a clock running ahead must not
- * make the new tokens look older: the old refresh token is dead on the server already).
- * `writtenLive`: the live file as read back after this refresh wrote it, recorded with the save.
+ * Fresh credentials of a ChatGPT account go live when Codex's live copy holds an older copy of that
+ * same account (an `import` or `login` after "login required": Codex must not keep the dead
+ * tokens). Under Codex's own locks, checked again there. Returns the live file as written (for the
+ * registry's record), or null when nothing was written. Call holding the account's token lock.
  */
-async function persist(
-  app: App,
-  accountId: string,
-  auth: ParsedAuth,
-  rotatedHash: string | null,
-  refreshedFrom: ReadonlySet<string> = new Set(),
-  writtenLive: StampedText | null = null,
-): Promise<void> {
-  await app.registry.update(async (reg) => {
-    recordWrittenLive(reg, writtenLive);
-    const acc = reg.accounts.find((a) => a.id === accountId);
-    if (!acc) return;
-    if (!refreshedFrom.has(acc.snapshot.fingerprint) && compareSnapshotMeta(snapshotMeta(auth), acc.snapshot) === 'older') return;
-    await app.secrets.set(acc.secret, serializeAuth(auth.raw));
-    acc.snapshot = snapshotMeta(auth);
-    acc.accessTokenExpiresAt = jwtExpiry(auth.tokens?.access_token);
-    acc.loginRequired = null;
-    if (rotatedHash) acc.rotatedRefreshTokens = [...((acc.rotatedRefreshTokens as string[] | undefined) ?? []), rotatedHash].slice(-ROTATED_KEEP);
-    acc.updatedAt = app.now().toISOString();
-  });
-}
-
-async function markLoginRequired(app: App, accountId: string, why: string): Promise<void> {
-  await app.registry.update((reg) => {
-    const acc = reg.accounts.find((a) => a.id === accountId);
-    if (acc) acc.loginRequired = why;
+export async function pushLive(app: App, accountId: string, auth: ParsedAuth): Promise<StampedText | null> {
+  if (auth.mode !== 'chatgpt') return null;
+  const older = (cur: LiveAuth) => cur.kind === 'ok' && liveBelongsTo(cur.auth, { id: accountId }) && compareSnapshotMeta(snapshotMeta(auth), snapshotMeta(cur.auth)) === 'newer';
+  if (!older(await readLiveAuth(app))) return null;
+  const live = await app.live();
+  return live.withLock(async () => {
+    if (!older(await readLiveAuth(app))) return null;
+    await live.write(serializeAuth(auth.raw));
+    return readStamped(live);
   });
 }

@@ -155,6 +155,8 @@ export class AutoLiveCredentials extends KeyringLiveCredentials {
   override readonly mode: CredentialStoreMode = 'auto';
   /** Where the last read or write went: null before the first one. */
   lastSource: 'keyring' | 'file' | null = null;
+  /** Why the last read fell back to auth.json although the keyring may hold an entry (LiveCredentials). */
+  degraded: string | null = null;
 
   override get location(): string {
     if (this.lastSource === 'file') return `${this.paths.authJson} (auto mode: the keyring entry is missing or unreachable)`;
@@ -162,6 +164,7 @@ export class AutoLiveCredentials extends KeyringLiveCredentials {
   }
 
   override async read(): Promise<string | null> {
+    this.degraded = null;
     try {
       const value = await this.readKeyring();
       if (value !== null) {
@@ -170,6 +173,7 @@ export class AutoLiveCredentials extends KeyringLiveCredentials {
       }
     } catch (e) {
       if (!(e instanceof KeyringError)) throw e;
+      this.degraded = `Codex's keyring entry could not be read (${e.reason})`;
       this.opts.warn?.(`Codex's keyring entry could not be read (${e.reason}); like Codex, using ${this.paths.authJson} instead.`);
       this.opts.debug?.(e.message);
     }

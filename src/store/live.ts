@@ -67,6 +67,11 @@ export interface LiveCredentials {
    * record of the live file, src/sync.ts). Keyring and auto modes have none.
    */
   readStamped?(): Promise<StampedText | null>;
+  /**
+   * Auto mode: why the last read could not reach the keyring entry and read auth.json instead, as
+   * Codex does (then auth.json may be older than what Codex keeps in the keyring); else null.
+   */
+  readonly degraded?: string | null;
   /** Run fn holding whatever lock Codex takes around its own writes. */
   withLock<T>(fn: () => Promise<T> | T): Promise<T>;
   /** Write the live credentials (call inside withLock). */

@@ -190,8 +190,14 @@ export class RegistryStore {
    * Read-modify-write under the inter-process lock. `fn` mutates the registry it is given. A new
    * record of Codex's auth.json (`liveFile`) is saved along with other changes, never alone: it only
    * spares later runs a hash, and read commands must not write.
+   *
+   * `fn` runs holding the registry lock, which every other codex-auth command that writes waits
+   * for: it must do no network and no keyring I/O (no GET /v1/me, no usage or token request, no
+   * secret-store or live-credential call in keyring mode). Identify, fetch and save secrets first,
+   * then lock, re-check on the registry read here, and write (src/sync.ts, src/credentials.ts).
+   * `timeoutMs`: how long to wait for the lock (default 15 s; 0: fail at once when it is busy).
    */
-  async update<T>(fn: (reg: Registry) => Promise<T> | T): Promise<T> {
+  async update<T>(fn: (reg: Registry) => Promise<T> | T, opts: { timeoutMs?: number } = {}): Promise<T> {
     ensurePrivateDir(this.paths.home);
     return withFileLock(
       this.paths.registryLock,
@@ -204,7 +210,7 @@ export class RegistryStore {
         if (after !== before && (reg.liveFile === recordBefore || changedBesidesRecord(reg, recordBefore, before))) this.save(reg, after);
         return out;
       },
-      { what: 'the codex-auth registry lock' },
+      { what: 'the codex-auth registry lock', ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) },
     );
   }
 }
