@@ -123,7 +123,8 @@ export interface EvaluateOptions {
 }
 
 export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluation> {
-  let reg = await loadSynced(app);
+  // A dry run without polling is `fallback status`, a read command: no network, nothing written.
+  let reg = await loadSynced(app, { identify: opts.poll, readOnly: Boolean(opts.dryRun) && !opts.poll });
   if (opts.events && opts.events.length > 0) {
     await foldSessionEvents(app, opts.events);
     reg = (await app.registry.load());

@@ -1,7 +1,14 @@
 /**
  * The sync every command does first: Codex's live credentials are folded into the registry.
  * Rotated tokens are saved back into the matching account (never an older snapshot over a newer
- * one), an unknown live account is added, and an empty registry imports the live login.
+ * one), an unknown live ChatGPT login is added, and an empty registry imports the live login.
+ *
+ * In two parts, because no network and no keyring I/O may happen while the registry lock is held
+ * (src/store/lock.ts): prepareSync does the I/O with no registry lock — folds the pending-token
+ * journal, reads the live credentials (Codex's keyring entry in keyring mode), identifies them (an
+ * unknown API key only where the command may use the network: import, switch, --refresh), saves
+ * them into their account under its token lock — and applySync applies the outcome to a registry
+ * under the lock (or to a copy: read commands write nothing but credentials Codex itself wrote).
  *
  * Whether Codex rotated its tokens is seen from a fingerprint (a hash) of the live credentials. Like
  * git's index, the registry records the stat of the auth.json codex-auth last read or wrote with
@@ -13,13 +20,14 @@
  */
 import type { App } from './app.js';
 import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta } from './domain/accounts.js';
-import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, serializeAuth, sha256Hex } from './domain/authfile.js';
+import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from './domain/authfile.js';
+import { maskKey } from './domain/mask.js';
 import { CliError } from './errors.js';
 import { type LiveCredentials, type LiveFileStat, sameFileVersion, type StampedText } from './store/live.js';
 import type { Account, LiveFile, Registry } from './store/registry-schema.js';
 
 /** `stat`: the auth.json version read (file mode), null when there is none to record (keyring, auto). */
-export type LiveRead = { kind: 'none' } | { kind: 'error'; message: string } | { kind: 'ok'; text: string; auth: ParsedAuth; stat: LiveFileStat | null };
+export type LiveRead = { kind: 'none' } | { kind: 'error'; message: string; text?: string } | { kind: 'ok'; text: string; auth: ParsedAuth; stat: LiveFileStat | null };
 
 const permissionWarned = new WeakSet<App>();
 
@@ -44,7 +52,7 @@ export async function readLive(app: App): Promise<LiveRead> {
     return { kind: 'ok', text, auth: parseAuthJson(text), stat };
   } catch (e) {
     const why = e instanceof AuthFileError ? e.message : String(e);
-    return { kind: 'error', message: `Codex's live credentials (${live.location}) ${why}; they were left as they are` };
+    return { kind: 'error', message: `Codex's live credentials (${live.location}) ${why}; they were left as they are`, text };
   }
 }
 
@@ -131,32 +139,6 @@ export async function identify(app: App, auth: ParsedAuth, reg: Registry, rec: L
   return apiKeyIdentity(apiKeyAccountId(me.id, key), me, key);
 }
 
-/** Cheap check whether syncing would change anything, so read-only commands need no lock. */
-export function needsSync(reg: Registry, live: LiveRead): boolean {
-  if (live.kind === 'error') return false;
-  if (live.kind === 'none') return reg.activeId !== null;
-  const rec = trustedRecord(reg, live);
-  let id: Identity | null;
-  try {
-    id = identifyLocally(live.auth, reg, rec);
-  } catch {
-    return false;
-  }
-  if (!id) return true;
-  if (reg.removedLiveIds.includes(id.id)) return reg.activeId !== null;
-  const acc = reg.accounts.find((a) => a.id === id.id);
-  if (!acc) return true;
-  if (reg.activeId !== acc.id) return true;
-  return compareSnapshotMeta(liveSnapshotMeta(live.auth, rec), acc.snapshot) === 'newer';
-}
-
-export async function saveSnapshot(app: App, account: Account, auth: ParsedAuth, identity: Identity | null, now: Date, meta = snapshotMeta(auth)): Promise<void> {
-  await app.secrets.set(account.secret, serializeAuth(auth.raw));
-  account.snapshot = meta;
-  if (identity) Object.assign(account, identityFields(identity));
-  account.updatedAt = now.toISOString();
-}
-
 /** Make `id` the active account, remembering the previous one and since when. */
 export function setActive(reg: Registry, id: string | null, now: Date): void {
   if (reg.activeId === id) return;
@@ -165,65 +147,205 @@ export function setActive(reg: Registry, id: string | null, now: Date): void {
   reg.activeSince = id === null ? null : now.toISOString();
 }
 
-/** Fold the live credentials into `reg` (call under the registry lock). Prints what it did. */
-export async function syncInto(app: App, reg: Registry): Promise<void> {
-  const live = await readLive(app);
-  if (live.kind === 'error') {
-    app.out.warn(live.message);
-    return;
-  }
-  if (live.kind === 'none') {
-    setActive(reg, null, app.now());
-    return;
-  }
-  const rec = trustedRecord(reg, live);
-  let identity: Identity;
-  try {
-    identity = await identify(app, live.auth, reg, rec);
-  } catch (e) {
-    const why = e instanceof CliError || e instanceof AuthFileError ? e.message : String(e);
-    app.out.warn(`Codex's current login could not be identified (${why}); it was not added to codex-auth.`);
-    return;
-  }
-  const meta = liveSnapshotMeta(live.auth, rec);
-  recordLiveFile(reg, live.stat, meta.fingerprint, identity.id);
-  const now = app.now();
-  if (reg.removedLiveIds.includes(identity.id)) {
-    setActive(reg, null, app.now());
-    return;
-  }
-  const existing = reg.accounts.find((a) => a.id === identity.id);
-  if (existing) {
-    if (compareSnapshotMeta(meta, existing.snapshot) === 'newer') {
-      await saveSnapshot(app, existing, live.auth, identity, now, meta);
-      app.out.debug(`saved the live credentials of ${describeAccount(existing)} (newer than the stored copy)`);
-    }
-    setActive(reg, existing.id, now);
-    return;
-  }
-  const account = newAccount(identity, live.auth, app.secretRefFor(identity.kind, identity.id), now);
-  await app.secrets.set(account.secret, serializeAuth(live.auth.raw));
-  const first = reg.accounts.length === 0;
-  reg.accounts.push(account);
-  setActive(reg, account.id, now);
-  app.out.info(
-    first
-      ? `Imported Codex's current login into codex-auth: ${describeAccount(account)}.`
-      : `Added Codex's current login to codex-auth: ${describeAccount(account)}.`,
-  );
+/**
+ * What the live credentials are, as far as the registry is concerned — the outcome of the part of a
+ * sync that does I/O (prepareSync), applied to a registry by applySync (no I/O).
+ * - error: they could not be read or identified (warned): the registry is left as it is;
+ * - none: Codex has no login;
+ * - unknown: an API key codex-auth does not know and did not identify (read commands never ask the
+ *   network): no account is active, and commands say how to identify it;
+ * - removed: the login of an account the user removed: no account is active;
+ * - known: the login of account `id` (saved into it first when newer than its stored copy).
+ */
+export type SyncPlan =
+  | { kind: 'error'; message: string }
+  | { kind: 'none' }
+  | { kind: 'unknown'; keyMask: string; keyHash: string; why: string | null }
+  | { kind: 'removed'; id: string }
+  | { kind: 'known'; id: string; stat: LiveFileStat | null; fingerprint: string };
+
+export interface SyncOptions {
+  /** Identify an unknown live API key with GET /v1/me (import, switch, --refresh); otherwise it stays unknown. */
+  identify?: boolean;
+  /**
+   * A read command (list, status, fallback status): writes nothing but credentials Codex itself
+   * wrote into its live store (rotated tokens, a new ChatGPT login) and the pending journal, and
+   * never waits for the registry lock; the active account it shows is not written down.
+   */
+  readOnly?: boolean;
 }
 
-/** For read-only commands: the registry after a sync, taking the lock only when something changes. */
-export async function loadSynced(app: App): Promise<Registry> {
-  const reg = (await app.registry.load());
-  const live = await readLive(app);
+/** The message for a live API key codex-auth does not know. */
+export function unknownKeyMessage(plan: { keyMask: string }): string {
+  return `Codex uses an API key codex-auth does not know (${plan.keyMask}); run "codex-auth import" to identify it.`;
+}
+
+/**
+ * The part of a sync that does I/O, with no registry lock held: fold the pending-token journal,
+ * read Codex's live credentials (keyring I/O in keyring mode), identify them (GET /v1/me for an
+ * unknown API key, only with `identify`), and save them into their account when they are newer
+ * than its stored copy, or add the account when it is new (under its token lock; the registry
+ * update that records it is short and does no I/O). `reg`: the registry as loaded here, or null
+ * when this wrote it (load it again).
+ */
+export async function prepareSync(app: App, opts: SyncOptions = {}): Promise<PreparedSync> {
+  const { foldPending } = await import('./credentials.js');
+  await foldPending(app, { readOnly: Boolean(opts.readOnly) });
+  const read = await readLive(app);
+  const { plan, reg } = await prepareLive(app, read, opts);
+  return { plan, reg, liveText: read.kind === 'none' ? null : read.text };
+}
+
+/** What prepareSync found: the plan, the registry as loaded (null when it wrote it), the live text it read (null: none; undefined: unreadable). */
+export interface PreparedSync {
+  plan: SyncPlan;
+  reg: Registry | null;
+  liveText: string | null | undefined;
+}
+
+async function prepareLive(app: App, live: LiveRead, opts: SyncOptions): Promise<{ plan: SyncPlan; reg: Registry | null }> {
   if (live.kind === 'error') {
     app.out.warn(live.message);
-    return reg;
+    return { plan: { kind: 'error', message: live.message }, reg: null };
   }
-  if (!needsSync(reg, live)) return reg;
-  return app.registry.update(async (r) => {
-    await syncInto(app, r);
-    return r;
-  });
+  if (live.kind === 'none') return { plan: { kind: 'none' }, reg: null };
+  const reg = await app.registry.load();
+  const rec = trustedRecord(reg, live);
+  let identity: Identity | null;
+  try {
+    identity = identifyLocally(live.auth, reg, rec);
+  } catch (e) {
+    const why = e instanceof AuthFileError ? e.message : String(e);
+    const message = `Codex's current login could not be identified (${why}); it was not added to codex-auth.`;
+    app.out.warn(message);
+    return { plan: { kind: 'error', message }, reg };
+  }
+  if (identity === null) {
+    const key = live.auth.apiKey ?? '';
+    const unknown = { kind: 'unknown' as const, keyMask: maskKey(key), keyHash: sha256Hex(key), why: null };
+    if (!opts.identify) return { plan: unknown, reg };
+    try {
+      identity = await identify(app, live.auth, reg, rec);
+    } catch (e) {
+      const why = e instanceof CliError || e instanceof AuthFileError ? e.message.replace(/\.$/, '') : String(e);
+      app.out.warn(`Codex's current login (API key ${unknown.keyMask}) could not be identified (${why}); it was not added to codex-auth.`);
+      return { plan: { ...unknown, why }, reg };
+    }
+  }
+  if (reg.removedLiveIds.includes(identity.id)) return { plan: { kind: 'removed', id: identity.id }, reg };
+  const meta = liveSnapshotMeta(live.auth, rec);
+  const plan: SyncPlan = { kind: 'known', id: identity.id, stat: live.stat, fingerprint: meta.fingerprint };
+  const existing = reg.accounts.find((a) => a.id === identity.id);
+  if (existing && compareSnapshotMeta(meta, existing.snapshot) !== 'newer') return { plan, reg };
+  await saveLive(app, identity, live.auth, plan, existing ?? null, opts);
+  return { plan, reg: null };
+}
+
+/**
+ * Save the live credentials into their account (adding it when new), under its token lock and not
+ * the registry lock. An account whose token lock is busy (a refresh of it is running) gets them as
+ * a pending-journal entry instead: its holder, or the next command, folds them in.
+ */
+async function saveLive(app: App, identity: Identity, auth: ParsedAuth, plan: SyncPlan, existing: Account | null, opts: SyncOptions): Promise<void> {
+  const { recordSettled, settleLocked, tryTokenLock, withTokenLock } = await import('./credentials.js');
+  const secret = existing?.secret ?? app.secretRefFor(identity.kind, identity.id);
+  const save = async () => {
+    const s = await settleLocked(app, { id: identity.id, secret }, [{ auth }]);
+    if (s.error !== undefined) {
+      app.out.warn(`Codex's current login could not be saved into codex-auth (${s.error}); Codex still has it, and the next codex-auth command tries again.`);
+      return;
+    }
+    let message: string | null = null;
+    const now = app.now();
+    await recordSettled(app, [s], {
+      patch: (r) => {
+        if (r.removedLiveIds.includes(identity.id)) return;
+        const acc = r.accounts.find((a) => a.id === identity.id);
+        if (!acc) {
+          const added = newAccount(identity, s.stored ?? auth, secret, now);
+          message = r.accounts.length === 0 ? `Imported Codex's current login into codex-auth: ${describeAccount(added)}.` : `Added Codex's current login to codex-auth: ${describeAccount(added)}.`;
+          r.accounts.push(added);
+        } else if (s.changed) {
+          Object.assign(acc, identityFields(identity));
+          acc.updatedAt = now.toISOString();
+        }
+      },
+      after: (r) => applySync(r, plan, now),
+      ...(opts.readOnly ? { timeoutMs: 0 } : {}),
+    });
+    if (message !== null) app.out.info(message);
+    else if (s.changed) app.out.debug(`saved the live credentials of ${identity.email ?? identity.id} (newer than the stored copy)`);
+  };
+  const what = existing ? describeAccount(existing) : (identity.email ?? identity.id);
+  if (!existing) {
+    await withTokenLock(app, secret.ref, what, save);
+    return;
+  }
+  const r = await tryTokenLock(app, secret.ref, what, save);
+  if (!r.held) {
+    const { writePending } = await import('./store/pending.js');
+    writePending(app.paths.home, secret.ref, { accountId: identity.id, at: app.now().toISOString(), source: 'live', auth: auth.raw, consumed: [], rotated: null });
+    app.out.debug(`${what} is busy (its token lock is held): its live credentials wait in the pending-token journal`);
+  }
+}
+
+/** Apply a prepared sync to `reg` (pure: call under the registry lock, or on a copy for a view). */
+export function applySync(reg: Registry, plan: SyncPlan, now: Date): void {
+  switch (plan.kind) {
+    case 'error':
+      return;
+    case 'none':
+    case 'removed':
+      setActive(reg, null, now);
+      return;
+    case 'unknown': {
+      // Never another account meanwhile; the key itself once an account holds it (add-api-key).
+      const acc = reg.accounts.find((a) => apiKeyHashOf(a) === plan.keyHash);
+      setActive(reg, acc?.id ?? null, now);
+      return;
+    }
+    case 'known':
+      if (!reg.accounts.some((a) => a.id === plan.id)) {
+        setActive(reg, null, now);
+        return;
+      }
+      recordLiveFile(reg, plan.stat, plan.fingerprint, plan.id);
+      setActive(reg, plan.id, now);
+  }
+}
+
+/** The registry after a sync, and what the live credentials are. */
+export interface SyncedView {
+  reg: Registry;
+  live: SyncPlan;
+}
+
+/**
+ * Sync and load: the registry as every command sees it first. The registry lock is taken only when
+ * the active account changes (never by read commands: `readOnly` applies that to the copy returned).
+ */
+export async function syncedView(app: App, opts: SyncOptions = {}): Promise<SyncedView> {
+  const { plan, reg: loaded } = await prepareSync(app, opts);
+  const reg = loaded ?? (await app.registry.load());
+  const now = app.now();
+  if (!opts.readOnly) {
+    const copy = structuredClone(reg);
+    applySync(copy, plan, now);
+    if (copy.activeId !== reg.activeId) {
+      return {
+        reg: await app.registry.update((r) => {
+          applySync(r, plan, now);
+          return r;
+        }),
+        live: plan,
+      };
+    }
+  }
+  applySync(reg, plan, now);
+  return { reg, live: plan };
+}
+
+/** The registry after a sync (see syncedView). */
+export async function loadSynced(app: App, opts: SyncOptions = {}): Promise<Registry> {
+  return (await syncedView(app, opts)).reg;
 }

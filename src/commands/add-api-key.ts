@@ -9,7 +9,9 @@ import { looksLikeApiKey, maskKey } from '../domain/mask.js';
 import { CliError, usageError } from '../errors.js';
 import type { MeIdentity } from '../openai/me.js';
 import { apiKeyHashOf } from '../domain/accounts.js';
-import { syncInto } from '../sync.js';
+import { withTokenLock } from '../credentials.js';
+import type { Registry } from '../store/registry-schema.js';
+import { applySync, syncedView } from '../sync.js';
 
 export interface AddApiKeyOptions {
   alias?: string;
@@ -59,12 +61,22 @@ export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKe
   const auth = parseAuthObject(apiKeyAuth(key));
   const secretText = serializeAuth(auth.raw);
 
-  const outcome = await app.registry.update(async (reg) => {
-    await syncInto(app, reg);
-    if (opts.alias !== undefined) {
-      const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === opts.alias?.trim().toLowerCase() && apiKeyHashOf(a) !== hash);
-      if (holder) throw usageError('alias_taken', `The alias "${opts.alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
-    }
+  const aliasFree = (reg: Registry) => {
+    if (opts.alias === undefined) return;
+    const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === opts.alias?.trim().toLowerCase() && apiKeyHashOf(a) !== hash);
+    if (holder) throw usageError('alias_taken', `The alias "${opts.alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+  };
+  // The sync, and the key stored (the OS keyring, by default), before the registry lock is taken:
+  // no network and no keyring I/O happens while it is held (src/store/registry.ts).
+  const view = await syncedView(app);
+  aliasFree(view.reg);
+  const known = view.reg.accounts.find((a) => apiKeyHashOf(a) === hash);
+  const ref = known?.secret ?? app.secretRefFor('apikey', identity.id, { insecure: Boolean(opts.insecureStorage) });
+  // A keyring failure throws here: nothing is registered.
+  if (!known) await withTokenLock(app, ref.ref, maskKey(key), () => app.secrets.set(ref, secretText));
+
+  const outcome = await app.registry.update((reg) => {
+    aliasFree(reg);
     const now = app.now();
     let account = reg.accounts.find((a) => apiKeyHashOf(a) === hash);
     const existed = Boolean(account);
@@ -80,13 +92,13 @@ export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKe
       }
       account.updatedAt = now.toISOString();
     } else {
-      const ref = app.secretRefFor('apikey', identity.id, { insecure: Boolean(opts.insecureStorage) });
       account = newAccount(identity, auth, ref, now);
-      await app.secrets.set(ref, secretText); // a keyring failure throws here: nothing is registered
       reg.accounts.push(account);
     }
     if (opts.alias !== undefined) account.alias = opts.alias.trim();
     reg.removedLiveIds = reg.removedLiveIds.filter((id) => id !== account.id);
+    // Codex's live login was this key, unknown until now: it is the active account.
+    applySync(reg, view.live, now);
     let madeFallback = false;
     if (!reg.fallback.keyId && opts.fallback !== false) {
       reg.fallback.keyId = account.id;

@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { describeAccount, validateAlias } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import { selectAccount } from '../select.js';
-import { loadSynced, syncInto } from '../sync.js';
+import { applySync, syncedView } from '../sync.js';
 
 export interface AliasOptions {
   clear?: boolean;
@@ -19,10 +19,12 @@ export async function aliasCommand(app: App, args: unknown[], opts: AliasOptions
     const bad = validateAlias(name);
     if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(name)}: ${bad}.`);
   }
-  const target = await selectAccount(app, await loadSynced(app), query, { verb: 'name', command: 'codex-auth alias' });
+  // The sync (and its I/O) first; the registry lock below is held only to rename (src/store/registry.ts).
+  const view = await syncedView(app);
+  const target = await selectAccount(app, view.reg, query, { verb: 'name', command: 'codex-auth alias' });
   const alias = name?.trim() ?? null;
-  const account = await app.registry.update(async (reg) => {
-    await syncInto(app, reg);
+  const account = await app.registry.update((reg) => {
+    applySync(reg, view.live, app.now());
     const acc = reg.accounts.find((a) => a.id === target.id);
     if (!acc) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
     if (alias !== null) {

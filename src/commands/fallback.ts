@@ -4,7 +4,7 @@ import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import { selectAccount } from '../select.js';
 import type { Registry } from '../store/registry-schema.js';
-import { loadSynced, syncInto } from '../sync.js';
+import { applySync, syncedView } from '../sync.js';
 
 export interface EnableOptions {
   key?: string;
@@ -45,15 +45,16 @@ export async function fallbackEnable(app: App, _args: unknown[], opts: EnableOpt
     threshold = Number(opts.threshold);
     if (!Number.isFinite(threshold) || threshold < 1 || threshold > 100) throw usageError('invalid_threshold', `--threshold must be a percentage from 1 to 100, not "${opts.threshold}".`);
   }
-  const snapshot = await loadSynced(app);
+  // The sync (and its I/O) first; the registry lock below is held only to change the policy.
+  const { reg: snapshot, live } = await syncedView(app);
   let keyId: string | null = null;
   if (opts.key !== undefined) {
     const acc = await selectAccount(app, snapshot, opts.key, { verb: 'use as the fallback key', command: 'codex-auth fallback enable --key' });
     if (acc.kind !== 'apikey') throw usageError('not_an_api_key', `${describeAccount(acc)} is a ChatGPT account; the fallback key must be an API key.`);
     keyId = acc.id;
   }
-  const reg = await app.registry.update(async (r) => {
-    await syncInto(app, r);
+  const reg = await app.registry.update((r) => {
+    applySync(r, live, app.now());
     const keys = r.accounts.filter((a) => a.kind === 'apikey');
     if (keyId === null) keyId = r.fallback.keyId && keys.some((k) => k.id === r.fallback.keyId) ? r.fallback.keyId : (keys[0]?.id ?? null);
     if (keyId === null && opts.rotate === false) {
@@ -89,8 +90,9 @@ export async function fallbackEnable(app: App, _args: unknown[], opts: EnableOpt
 }
 
 export async function fallbackDisable(app: App): Promise<number> {
-  const reg = await app.registry.update(async (r) => {
-    await syncInto(app, r);
+  const { live } = await syncedView(app);
+  const reg = await app.registry.update((r) => {
+    applySync(r, live, app.now());
     const state = r.fallbackState;
     r.fallback.enabled = false;
     r.fallbackState = null;

@@ -2,11 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { App } from '../app.js';
-import { compareSnapshotMeta, describeAccount, type Identity, newAccount, snapshotMeta, validateAlias } from '../domain/accounts.js';
-import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
+import { recordSettled, type Settled, settleLocked, withTokenLock } from '../credentials.js';
+import { compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta, validateAlias } from '../domain/accounts.js';
+import { AuthFileError, type ParsedAuth, parseAuthJson } from '../domain/authfile.js';
 import { CliError, describeError, errnoCode, usageError } from '../errors.js';
-import type { Account, Registry } from '../store/registry-schema.js';
-import { identify, setActive, syncInto } from '../sync.js';
+import type { StampedText } from '../store/live.js';
+import type { Account, Registry, SecretRef } from '../store/registry-schema.js';
+import { applySync, identify, prepareSync, recordWrittenLive, setActive } from '../sync.js';
 
 export interface ImportOptions {
   alias?: string;
@@ -99,12 +101,16 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
 }
 
 /**
- * Import auth.json sources: read, validate and identify them without a lock (API keys need the
- * network), then apply them under the registry lock, then report one line each and a summary.
+ * Import auth.json sources in three steps, so that no network or keyring I/O happens under the
+ * registry lock: read, validate and identify them with no lock (API keys need GET /v1/me); save each
+ * into its account's store under that account's token lock (only a newer copy replaces the stored
+ * one); then record everything in one short registry update. Then report one line each and a
+ * summary.
  */
 export async function importSources(app: App, sources: Source[], results: Result[], opts: { alias?: string; syncFirst: boolean }): Promise<number> {
-  const snapshot = (await app.registry.load());
-  const identified: Array<{ src: Source; auth: ParsedAuth; identity: Identity }> = [];
+  const synced = opts.syncFirst ? await prepareSync(app, { identify: true }) : null;
+  const snapshot = synced?.reg ?? (await app.registry.load());
+  const identified: Identified[] = [];
   for (const src of sources) {
     let text: string | null;
     try {
@@ -130,44 +136,96 @@ export async function importSources(app: App, sources: Source[], results: Result
       else throw e;
     }
   }
+  if (opts.alias !== undefined) {
+    const alias = opts.alias;
+    for (const item of identified) aliasFree(snapshot, alias, item.identity.id);
+  }
 
-  // Phase 2, under the registry lock: apply.
-  if (identified.length > 0) {
-    await app.registry.update(async (reg) => {
-      if (opts.syncFirst) await syncInto(app, reg);
-      for (const item of identified) results.push(await apply(app, reg, item, opts.alias));
-    });
+  // Step 2, under each account's token lock (never the registry lock): save the credentials.
+  const saved: Saved[] = [];
+  for (const item of identified) {
+    const existing = snapshot.accounts.find((a) => a.id === item.identity.id);
+    const secret = existing?.secret ?? app.secretRefFor(item.identity.kind, item.identity.id);
+    try {
+      saved.push(
+        await withTokenLock(app, secret.ref, existing ? describeAccount(existing) : (item.identity.email ?? item.identity.id), async () => {
+          const s = await settleLocked(app, { id: item.identity.id, secret }, [{ auth: item.auth }]);
+          if (s.error !== undefined) throw new CliError('secret_store', s.error);
+          return { item, secret, settled: s, written: null };
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      results.push({ path: item.src.path, status: 'skipped', error: true, reason: `could not store it (${e.message.replace(/\.$/, '')})` });
+    }
+  }
+
+  // Step 3, under the registry lock: record (no I/O).
+  if (saved.length > 0 || synced) {
+    const now = app.now();
+    const out: Result[] = [];
+    await recordSettled(
+      app,
+      saved.map((x) => x.settled),
+      {
+        patch: (reg) => {
+          if (synced) applySync(reg, synced.plan, now);
+          out.length = 0;
+          for (const x of saved) out.push(apply(app, reg, x, opts.alias));
+        },
+        after: (reg) => {
+          for (const x of saved) {
+            recordWrittenLive(reg, x.written);
+            if (x.item.src.live) setActive(reg, x.item.identity.id, now);
+          }
+        },
+      },
+    );
+    results.push(...out);
   }
 
   return report(app, results);
 }
 
-async function apply(app: App, reg: Registry, item: { src: Source; auth: ParsedAuth; identity: Identity }, alias: string | undefined): Promise<Result> {
+interface Identified {
+  src: Source;
+  auth: ParsedAuth;
+  identity: Identity;
+}
+
+interface Saved {
+  item: Identified;
+  secret: SecretRef;
+  settled: Settled;
+  written: StampedText | null;
+}
+
+function aliasFree(reg: Registry, alias: string, id: string): void {
+  const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === alias.trim().toLowerCase() && a.id !== id);
+  if (holder) throw usageError('alias_taken', `The alias "${alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+}
+
+/** Record one saved source in `reg` (pure: under the registry lock). The stored snapshot is recorded by recordSettled. */
+function apply(app: App, reg: Registry, x: Saved, alias: string | undefined): Result {
+  const { item, settled } = x;
   const { src, auth, identity } = item;
   const now = app.now();
-  if (alias !== undefined) {
-    const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === alias.trim().toLowerCase() && a.id !== identity.id);
-    if (holder) throw usageError('alias_taken', `The alias "${alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
-  }
+  if (alias !== undefined) aliasFree(reg, alias, identity.id);
   reg.removedLiveIds = reg.removedLiveIds.filter((id) => id !== identity.id);
   let account = reg.accounts.find((a) => a.id === identity.id);
   let status: Status;
   let reason: string | undefined;
   if (!account) {
-    account = newAccount(identity, auth, app.secretRefFor(identity.kind, identity.id), now);
-    await app.secrets.set(account.secret, serializeAuth(auth.raw));
+    account = newAccount(identity, settled.stored ?? auth, x.secret, now);
     reg.accounts.push(account);
     status = 'imported';
+  } else if (settled.changed) {
+    Object.assign(account, identityFields(identity));
+    account.updatedAt = now.toISOString();
+    status = 'updated';
   } else {
-    const order = compareSnapshotMeta(snapshotMeta(auth), account.snapshot);
-    if (order === 'newer') {
-      const { saveSnapshot } = await import('../sync.js');
-      await saveSnapshot(app, account, auth, identity, now);
-      status = 'updated';
-    } else {
-      status = 'unchanged';
-      if (order === 'older') reason = 'the stored copy is newer';
-    }
+    status = 'unchanged';
+    if (settled.stored && compareSnapshotMeta(snapshotMeta(auth), snapshotMeta(settled.stored)) === 'older') reason = 'the stored copy is newer';
   }
   if (alias !== undefined && account.alias !== alias.trim()) {
     account.alias = alias.trim();
@@ -177,7 +235,6 @@ async function apply(app: App, reg: Registry, item: { src: Source; auth: ParsedA
       reason = undefined;
     }
   }
-  if (src.live) setActive(reg, account.id, now);
   return { path: src.path, status, account, ...(reason ? { reason } : {}) };
 }
 

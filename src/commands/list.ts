@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { accountLabel } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
 import type { Account, Registry, UsageWindow } from '../store/registry-schema.js';
-import { loadSynced } from '../sync.js';
+import { applySync, syncedView, unknownKeyMessage } from '../sync.js';
 import { renderColumns } from '../ui/table.js';
 
 export interface ListOptions {
@@ -43,7 +43,10 @@ export function accountJson(n: NumberedAccount, reg: Registry, now: Date) {
 }
 
 export async function listCommand(app: App, _args: unknown[], opts: ListOptions): Promise<number> {
-  let reg = await loadSynced(app);
+  // Without --refresh a read command: no network call, nothing written but credentials Codex wrote.
+  const view = await syncedView(app, opts.refresh ? { identify: true } : { readOnly: true });
+  let reg = view.reg;
+  const unknown = view.live.kind === 'unknown' ? view.live : null;
   if (opts.refresh && reg.accounts.some((a) => a.kind === 'chatgpt')) {
     const { startSpinner } = await import('../ui/spinner.js');
     const { refreshUsage } = await import('../usage.js');
@@ -54,7 +57,8 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
     } finally {
       spinner.stop();
     }
-    reg = (await app.registry.load());
+    reg = await app.registry.load();
+    if (unknown) applySync(reg, unknown, app.now());
   } else {
     // Without --refresh: cached values, plus what Codex logged itself for the active account.
     const { sessionUsageOfActive } = await import('../usage.js');
@@ -68,18 +72,23 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
   const now = app.now();
   const groups = orderAccounts(reg.accounts);
   if (opts.json) {
-    app.out.document({ active: reg.activeId, accounts: groups.flatMap((g) => g.members.map((m) => accountJson(m, reg, now))) });
+    app.out.document({
+      active: reg.activeId,
+      ...(unknown ? { unknownLive: { kind: 'apikey', keyMask: unknown.keyMask, hint: 'run "codex-auth import" to identify it' } } : {}),
+      accounts: groups.flatMap((g) => g.members.map((m) => accountJson(m, reg, now))),
+    });
     return 0;
   }
-  if (reg.accounts.length === 0) {
+  if (reg.accounts.length === 0 && !unknown) {
     app.out.info('No accounts yet. Add one with "codex-auth login", "codex-auth import PATH" or "codex-auth add-api-key".');
     return 0;
   }
-  app.out.data(renderTable(app, reg, groups, now));
+  app.out.data(renderTable(app, reg, groups, now, unknown));
+  if (unknown) app.out.info(unknownKeyMessage(unknown));
   return 0;
 }
 
-function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date): string {
+function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date, unknown: { keyMask: string } | null): string {
   const c = app.out.out;
   const table: string[][] = [['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h))];
   const cell = (a: Account, w: 'fiveHour' | 'weekly'): string => {
@@ -110,5 +119,7 @@ function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAcc
       for (const m of g.members) table.push(row(m, `  ${m.label}`));
     }
   }
+  // Codex's live login, when codex-auth does not know it: never shown as another account.
+  if (unknown) table.push([c.green('*'), '', `${unknown.keyMask} ${c.yellow('[unknown: codex-auth import]')}`, 'API_KEY', '-', '-', '-'].map((x, i) => (i === 0 ? x : c.bold(x))));
   return renderColumns(table);
 }

@@ -4,7 +4,8 @@ import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import type { Account } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
-import { loadSynced, setActive, syncInto } from '../sync.js';
+import { readPending, removePending } from '../store/pending.js';
+import { applySync, setActive, syncedView } from '../sync.js';
 
 export interface RemoveOptions {
   yes?: boolean;
@@ -13,7 +14,9 @@ export interface RemoveOptions {
 
 export async function removeCommand(app: App, args: unknown[], opts: RemoveOptions): Promise<number> {
   const queries = (args[0] as string[] | undefined) ?? [];
-  const reg = await loadSynced(app);
+  // The sync (and its I/O) first; the registry lock below is held only to remove (src/store/registry.ts).
+  const view = await syncedView(app);
+  const reg = view.reg;
   // Every selector is resolved before anything is deleted.
   const chosen = new Map<string, Account>();
   for (const q of queries) {
@@ -31,8 +34,8 @@ export async function removeCommand(app: App, args: unknown[], opts: RemoveOptio
     if (!ok) throw new CliError('cancelled', 'Cancelled; nothing was removed.');
   }
   const notes: string[] = [];
-  const removed = await app.registry.update(async (r) => {
-    await syncInto(app, r);
+  const removed = await app.registry.update((r) => {
+    applySync(r, view.live, app.now());
     const out: Account[] = [];
     for (const t of targets) {
       const idx = r.accounts.findIndex((a) => a.id === t.id);
@@ -60,6 +63,8 @@ export async function removeCommand(app: App, args: unknown[], opts: RemoveOptio
   for (const acc of removed) {
     try {
       await app.secrets.delete(acc.secret);
+      // Its tokens waiting in the pending journal go too.
+      removePending(readPending(app.paths.home, acc.secret.ref).filter((e) => e.accountId === acc.id).map((e) => e.file));
     } catch (e) {
       failed.push(`${describeAccount(acc)}: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -1,7 +1,7 @@
 /** `codex-auth status`: the active account and everything that decides what Codex uses. */
 import type { App } from '../app.js';
 import { describeAccount } from '../domain/accounts.js';
-import { loadSynced } from '../sync.js';
+import { syncedView } from '../sync.js';
 
 const ENV_OVERRIDES = [
   'CODEX_HOME',
@@ -23,7 +23,10 @@ const ENV_OVERRIDES = [
 const SECRET_ENV = new Set(['OPENAI_API_KEY', 'CODEX_API_KEY']);
 
 export async function statusCommand(app: App): Promise<number> {
-  const reg = await loadSynced(app);
+  // A read command: no network call, nothing written but credentials Codex itself wrote.
+  const view = await syncedView(app, { readOnly: true });
+  const reg = view.reg;
+  const unknown = view.live.kind === 'unknown' ? view.live : null;
   const cfg = await app.config();
   const live = await app.live();
   const active = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
@@ -42,6 +45,7 @@ export async function statusCommand(app: App): Promise<number> {
   if (app.out.json) {
     app.out.document({
       active: active ? { id: active.id, email: active.email, alias: active.alias, kind: active.kind, plan: active.plan } : null,
+      ...(unknown ? { unknownLive: { kind: 'apikey', keyMask: unknown.keyMask, hint: 'run "codex-auth import" to identify it' } } : {}),
       codexHome: app.paths.codexHome,
       credentialStore: { mode: cfg.credentialStore, explicit: cfg.credentialStoreExplicit, location: live.location },
       registry: { path: app.paths.registry, accounts: reg.accounts.length },
@@ -55,7 +59,7 @@ export async function statusCommand(app: App): Promise<number> {
   }
   const c = app.out.out;
   const line = (k: string, v: string) => app.out.data(`${c.bold(k.padEnd(18))} ${v}`);
-  line('Active account', active ? describeAccount(active) : c.dim('none'));
+  line('Active account', active ? describeAccount(active) : unknown ? `${unknown.keyMask} ${c.yellow('(an API key codex-auth does not know: run "codex-auth import" to identify it)')}` : c.dim('none'));
   line('Codex home', app.paths.codexHome + (app.paths.codexHomeExists ? '' : c.dim(' (does not exist yet)')));
   line('Codex credentials', `${cfg.credentialStore} mode${cfg.credentialStoreExplicit ? ' (config.toml)' : ' (default)'}: ${live.location}`);
   line('Registry', `${app.paths.registry} (${reg.accounts.length} account${reg.accounts.length === 1 ? '' : 's'})`);

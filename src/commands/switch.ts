@@ -5,12 +5,14 @@ import { describeAccount } from '../domain/accounts.js';
 import { compareSnapshotMeta, snapshotMeta } from '../domain/accounts.js';
 import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
 import { maskKey } from '../domain/mask.js';
+import { recordSettled, settleLocked, withTokenLock } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { backupLive } from '../store/backups.js';
 import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
-import { NeedsPicker, selectAccount } from '../select.js';
-import { identifyLocally, loadSynced, readStamped, recordWrittenLive, setActive, syncInto } from '../sync.js';
+import { selectAccount } from '../select.js';
+import type { StampedText } from '../store/live.js';
+import { applySync, identifyLocally, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../sync.js';
 
 export interface SwitchOptions {
   json?: boolean;
@@ -30,76 +32,103 @@ export type SwitchReason =
   | { kind: 'manual' }
   /**
    * An automatic switch decided while `expectActive` was active: skipped if that changed meanwhile,
-   * or if `recheck` (the decision made again on the locked registry; no I/O) no longer holds.
+   * or if `recheck` (the decision made again on the registry as read under Codex's locks; no I/O)
+   * no longer holds.
    */
   | { kind: 'fallback'; state: FallbackState | null; expectActive: string | null; recheck?: (reg: Registry) => boolean };
 
 /**
- * The switch: under Codex's own locks and then the registry lock (always in that order: nothing
- * waits for Codex's locks while holding the registry's), save the live credentials back into their
- * account, back them up, write the target's snapshot where Codex reads it, and read it back to
- * verify.
+ * The switch, in steps, so that no network and no keyring I/O happens while the registry lock is
+ * held (every other writing command waits for that lock):
+ * 1. no lock: the sync (the pending-token journal folded; the live credentials read, identified —
+ *    GET /v1/me for an unknown API key — and saved back into their account, which Codex may have
+ *    refreshed) and the choice of the target;
+ * 2. the target's token lock: a refresh of it in flight finishes first, its pending tokens are
+ *    folded into its store, and its stored snapshot is read (the OS keyring, for some);
+ * 3. Codex's own flocks: the live credentials read again — if Codex changed them since step 1, the
+ *    locks are let go of and the switch starts over —, backed up, the target written where Codex
+ *    reads it and read back to verify; the decision (still wanted, not already active, the target
+ *    still there) is checked on the registry as it is then, which only a switch (holding these
+ *    locks) or a sync of what they guard can change as far as the active account goes;
+ * 4. still under Codex's locks, the registry lock, briefly: the new active account recorded (the
+ *    registry file is the only I/O).
+ * Lock order: a token lock, Codex's locks, the registry lock (src/store/lock.ts).
  */
 export async function performSwitch(
   app: App,
   targetId: string | ((reg: Registry) => Promise<Account>),
   reason: SwitchReason = { kind: 'manual' },
+  opts: { prepared?: PreparedSync } = {},
 ): Promise<SwitchResult> {
   const live = await app.live();
-  // An error choosing the target is thrown once the lock is let go of, after the sync is saved.
-  let choosing: { error: unknown } | null = null;
-  const result = await live.withLock(
-    () =>
-      app.registry.update(async (reg): Promise<SwitchResult | null> => {
-        await syncInto(app, reg);
-        let target: Account | undefined;
-        if (typeof targetId === 'string') target = reg.accounts.find((a) => a.id === targetId);
-        else {
-          try {
-            target = await targetId(reg);
-          } catch (error) {
-            choosing = { error };
-            return null;
-          }
-        }
+  for (let attempt = 1; ; attempt += 1) {
+    const prepared = (attempt === 1 ? opts.prepared : undefined) ?? (await prepareSync(app, { identify: true }));
+    const view = prepared.reg ? structuredClone(prepared.reg) : await app.registry.load();
+    applySync(view, prepared.plan, app.now());
+    const chosen = typeof targetId === 'string' ? view.accounts.find((a) => a.id === targetId) : await targetId(view);
+    if (!chosen) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
+    const outcome = await withTokenLock(app, chosen.secret.ref, describeAccount(chosen), async () => {
+      const settled = await settleLocked(app, chosen);
+      if (settled.error !== undefined) app.out.warn(`The pending tokens of ${describeAccount(chosen)} could not be saved in its store (${settled.error}); switching to them all the same.`);
+      if (settled.stored === null) {
+        if (settled.unreadable !== undefined) throw new CliError('secret_corrupt', `The stored credentials of ${describeAccount(chosen)} are unreadable (${settled.unreadable}); nothing was changed.`);
+        throw new CliError('secret_missing', `The stored credentials of ${describeAccount(chosen)} are missing; nothing was changed. Import or log in to that account again.`);
+      }
+      const text = serializeAuth(settled.stored.raw);
+      return live.withLock(async (): Promise<SwitchResult | 'changed'> => {
+        const previous = await live.read();
+        // Codex wrote its credentials after step 1 (a login, a refresh): start over with them.
+        if (prepared.liveText === undefined || previous !== prepared.liveText) return 'changed';
+        const now = app.now();
+        const reg = await app.registry.load();
+        applySync(reg, prepared.plan, now);
+        const target = reg.accounts.find((a) => a.id === chosen.id);
         if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
         const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
-        if (reason.kind === 'manual') reg.fallbackState = null;
-        else if (reg.activeId !== reason.expectActive || (reason.recheck && !reason.recheck(reg))) return { switched: false, from, to: target, backup: null };
-        if (reg.activeId === target.id) {
-          if (reason.kind === 'fallback') reg.fallbackState = reason.state;
-          return { switched: false, from, to: target, backup: null };
+        // write: Codex is to use the target; state: the fallback state to record (manual: none).
+        let write = true;
+        let state: { value: FallbackState | null } | null = { value: reason.kind === 'fallback' ? reason.state : null };
+        if (reason.kind === 'fallback' && (reg.activeId !== reason.expectActive || (reason.recheck && !reason.recheck(reg)))) {
+          write = false;
+          state = null;
+        } else if (reg.activeId === target.id) write = false;
+        let back: StampedText | null = null;
+        let backup: string | null = null;
+        if (write) {
+          backup = previous !== null ? backupPrevious(app, reg, previous, now) : null;
+          await live.write(text);
+          back = await readStamped(live);
+          // Compare documents, not bytes: the keyring stores compact JSON.
+          if (back === null || !sameJson(back.text, text)) {
+            if (previous !== null) await live.write(previous);
+            throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
+          }
         }
-
-        const stored = await app.secrets.get(target.secret);
-        if (stored === null) {
-          throw new CliError('secret_missing', `The stored credentials of ${describeAccount(target)} are missing; nothing was changed. Import or log in to that account again.`);
-        }
-        let text: string;
-        try {
-          text = serializeAuth(parseAuthJson(stored).raw);
-        } catch (e) {
-          throw new CliError('secret_corrupt', `The stored credentials of ${describeAccount(target)} are unreadable (${e instanceof AuthFileError ? e.message : String(e)}); nothing was changed.`);
-        }
-        const now = app.now();
-        const previous = await live.read();
-        const backup = previous !== null ? backupPrevious(app, reg, previous, now) : null;
-        await live.write(text);
-        const back = await readStamped(live);
-        // Compare documents, not bytes: the keyring stores compact JSON.
-        if (back === null || !sameJson(back.text, text)) {
-          if (previous !== null) await live.write(previous);
-          throw new CliError('verify_failed', `Codex's credentials did not read back as written (${live.location}); the previous login was restored.`);
-        }
-        recordWrittenLive(reg, back);
-        setActive(reg, target.id, now);
-        target.lastActivityAt = now.toISOString();
-        if (reason.kind === 'fallback') reg.fallbackState = reason.state;
-        return { switched: true, from, to: target, backup };
-      }),
-  );
-  if (choosing !== null) throw (choosing as { error: unknown }).error;
-  return result as SwitchResult;
+        const recorded = await recordSettled(app, [settled], {
+          patch: (r) => applySync(r, prepared.plan, now),
+          after: (r) => {
+            if (state) r.fallbackState = state.value;
+            if (!write) return;
+            recordWrittenLive(r, back);
+            const t = r.accounts.find((a) => a.id === target.id);
+            if (!t) {
+              // Removed while it was being switched to: like removing the active account.
+              setActive(r, null, now);
+              if (!r.removedLiveIds.includes(target.id)) r.removedLiveIds.push(target.id);
+              return;
+            }
+            setActive(r, t.id, now);
+            t.lastActivityAt = now.toISOString();
+          },
+          busy: write ? `Codex now uses ${describeAccount(target)}, but the registry was busy; the next codex-auth command records the switch` : undefined,
+        });
+        if (!recorded) app.out.debug('the switch was not recorded in the registry (busy)');
+        return { switched: write, from, to: target, backup };
+      });
+    });
+    if (outcome !== 'changed') return outcome;
+    if (attempt >= 3) throw new CliError('live_changing', "Codex's credentials kept changing while switching (Codex is logging in or refreshing); nothing was changed. Try again in a moment.");
+  }
 }
 
 /**
@@ -189,25 +218,15 @@ export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<s
 
 export async function switchCommand(app: App, args: unknown[], _opts: SwitchOptions): Promise<number> {
   const query = args[0] as string | undefined;
-  const select = { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true };
+  // The sync first (no lock held: the picker may wait for the user), then the choice on it.
+  const prepared = await prepareSync(app, { identify: true });
+  const view = prepared.reg ? structuredClone(prepared.reg) : await app.registry.load();
+  applySync(view, prepared.plan, app.now());
+  const target = await selectAccount(app, view, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
   // Running Codex processes are looked up while the switch runs (Codex's locks are taken by helper
   // processes): the lookup costs nothing then.
-  let procs: Promise<ProcessInfo[]> = Promise.resolve([]);
-  const scan = () => (procs = app.ctx.codexProcesses().catch(() => []));
-  let result: SwitchResult;
-  try {
-    // The QUERY is resolved under the locks, against the registry just synced there: one read
-    // of everything instead of two. Where that needs a picker, the locks are let go of first.
-    if (query === undefined || query === '') throw new NeedsPicker();
-    scan();
-    result = await performSwitch(app, (reg) => selectAccount(app, reg, query, { ...select, noPicker: true }), { kind: 'manual' });
-  } catch (e) {
-    if (!(e instanceof NeedsPicker)) throw e;
-    const reg = await loadSynced(app);
-    const target = await selectAccount(app, reg, query, select);
-    scan();
-    result = await performSwitch(app, target.id, { kind: 'manual' });
-  }
+  const procs = app.ctx.codexProcesses().catch(() => []);
+  const result = await performSwitch(app, target.id, { kind: 'manual' }, { prepared });
   const warnings = result.switched ? await switchWarnings(app, await procs) : [];
   if (app.out.json) {
     app.out.document({

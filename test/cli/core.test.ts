@@ -112,7 +112,8 @@ describe('list and sync', () => {
     secrets.push(key);
     fake.addApiKey(key, { id: 'user-known', email: 'known@example.com' });
     sb.writeAuth(apiKeyAuth(key));
-    const first = await sb.run(['list', '--json']);
+    // import identifies it (GET /v1/me); list never asks the network.
+    const first = await sb.run(['import']);
     expect(first.code).toBe(0);
     const before = fake.requests({ path: '/v1/me', bearer: key }).length;
     expect(before).toBe(1);

@@ -108,7 +108,7 @@ describe('fingerprints written by the previous version', () => {
     });
     expect((await sb.run(['import', ...files])).code).toBe(0);
     sb.writeAuth(apiKeyAuth(key));
-    expect((await sb.run(['list'])).code).toBe(0); // the live key is added and active
+    expect((await sb.run(['import'])).code).toBe(0); // the live key is identified (GET /v1/me), added and active
     const before = readRegistry();
     expect(before.accounts).toHaveLength(3);
     const keyId = before.activeId as string;

@@ -202,9 +202,14 @@ describe('the record of the live auth.json', () => {
       cp(k2File, sb.authJsonPath);
       const after = bigStat(sb.authJsonPath);
       expect([after.ino, after.size]).toEqual([before.ino, before.size]);
+      const text = fs.readFileSync(registryFile(), 'utf8');
       expect(await activeOf()).toBe(k2Id);
       expect(k2Id).not.toBe(k1Id);
+      // list is a read command: it writes nothing; the next command that writes records the file.
+      expect(fs.readFileSync(registryFile(), 'utf8')).toBe(text);
+      expect((await sb.run(['alias', 'k2@example.com', 'k2'])).code).toBe(0);
       expect(registry().liveFile?.accountId).toBe(k2Id);
+      expect(registry().activeId).toBe(k2Id);
     });
 
     it('is that other account even with its mtime put back (touch): ctime tells', async () => {

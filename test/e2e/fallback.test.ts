@@ -13,6 +13,9 @@ import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, ty
 import { FakeOpenAI, type RateLimits } from '../support/fake-openai.js';
 import { explain, secretScan } from '../support/e2e.js';
 import { type ChatgptAuthDoc, fakeApiKey, nowSeconds } from '../support/jwt.js';
+import { waitFor as waitUntil } from '../support/wait.js';
+
+const waitFor = (cond: () => boolean, what: string, deadlineMs = PATIENCE_MS) => waitUntil(cond, what, deadlineMs);
 
 const gate = requireKeyring();
 if (!codexAvailable() && process.env.CI) throw new Error(`the real Codex CLI is missing at ${CODEX_BIN}`);
@@ -32,14 +35,6 @@ function lastEvent(r: RunResult): Record<string, unknown> {
   return JSON.parse(line);
 }
 
-/** Wait until `cond()` holds, checking every 50 ms; fails naming `what` after `timeoutMs`. */
-async function waitFor(cond: () => boolean, what: string, timeoutMs = PATIENCE_MS): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * The window's reset, without waiting the window out: codex-auth runs with a clock `offsetMs` ahead

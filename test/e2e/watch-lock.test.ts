@@ -14,15 +14,10 @@ import { assertBuilt, BIN, keyringEnv, runBin } from '../support/bin.js';
 import { codexSandbox, isolatedEnv } from '../support/codex.js';
 import { explain, secretScan } from '../support/e2e.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
+import { waitFor as waitUntil } from '../support/wait.js';
 
-/** Polls until `cond` holds (a deadline only turns a hang into a failure). */
-async function waitFor(cond: () => boolean, what: string, deadlineMs = 45_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitFor = (cond: () => boolean, what: string, deadlineMs = 45_000) => waitUntil(cond, what, deadlineMs);
+
 
 describe('watch: one per CODEX_HOME', { timeout: 120_000 }, () => {
   let fake: FakeOpenAI;

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunLocker, withCodexAuthLocks } from '../../src/store/codex-lock.js';
+import { waitFor } from '../support/wait.js';
 
 let home: string;
 beforeEach(() => {
@@ -42,14 +43,6 @@ async function holdElsewhere(file: string): Promise<{ release: () => Promise<voi
   };
 }
 
-/** Polls until `cond` holds (a deadline only turns a hang into a failure). */
-async function waitFor(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Whether the kernel lists a process blocked waiting for a flock on `file` (a "->" line). */
 function someoneBlockedOn(file: string): boolean {

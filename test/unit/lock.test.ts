@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { acquireFileLock, probeFileLock, withFileLock } from '../../src/store/lock.js';
+import { waitFor } from '../support/wait.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const haveProcLocks = fs.existsSync('/proc/locks');
@@ -40,14 +41,6 @@ afterEach(() => {
   fs.rmSync(home, { recursive: true, force: true });
 });
 
-/** Polls until `cond` holds (a deadline only turns a hang into a failure). */
-async function waitFor(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Whether another process could take the flock right now (flock -n exits 0 only if it could). */
 function freeNow(file: string): boolean {
