@@ -58,7 +58,7 @@ const commands: CommandSpec[] = [
     name: 'switch',
     description: 'make an account the one Codex uses',
     args: [{ name: 'query', description: 'row number, alias, email, or a unique fragment; "-" for the previous account' }],
-    options: [json],
+    options: [{ long: 'force', description: 'switch even to an account marked [login required] (it needs a new login: codex-auth login)' }, json],
     examples: ['codex-auth switch 2', 'codex-auth switch work', 'codex-auth switch alice@example.com', 'codex-auth switch -', 'codex-auth switch   # pick interactively'],
     load: async () => (await import('../commands/switch.js')).switchCommand as Handler,
   },

@@ -9,6 +9,7 @@ import { CliError, describeError, errnoCode, usageError } from '../errors.js';
 import type { StampedText } from '../store/live.js';
 import type { Account, Registry, SecretRef } from '../store/registry-schema.js';
 import { applySync, identify, prepareSync, recordWrittenLive, setActive } from '../sync.js';
+import { pushLive } from '../tokens.js';
 
 export interface ImportOptions {
   alias?: string;
@@ -104,8 +105,8 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
  * Import auth.json sources in three steps, so that no network or keyring I/O happens under the
  * registry lock: read, validate and identify them with no lock (API keys need GET /v1/me); save each
  * into its account's store under that account's token lock (only a newer copy replaces the stored
- * one); then record everything in one short registry update. Then report one line each and a
- * summary.
+ * one; fresh credentials of the account Codex is logged in to go live too); then record everything
+ * in one short registry update. Then report one line each and a summary.
  */
 export async function importSources(app: App, sources: Source[], results: Result[], opts: { alias?: string; syncFirst: boolean }): Promise<number> {
   const synced = opts.syncFirst ? await prepareSync(app, { identify: true }) : null;
@@ -151,7 +152,15 @@ export async function importSources(app: App, sources: Source[], results: Result
         await withTokenLock(app, secret.ref, existing ? describeAccount(existing) : (item.identity.email ?? item.identity.id), async () => {
           const s = await settleLocked(app, { id: item.identity.id, secret }, [{ auth: item.auth }]);
           if (s.error !== undefined) throw new CliError('secret_store', s.error);
-          return { item, secret, settled: s, written: null };
+          let written: StampedText | null = null;
+          if (s.changed && !item.src.live && s.stored) {
+            // Codex still holds older (perhaps dead) tokens of this account: the fresh ones go live.
+            written = await pushLive(app, item.identity.id, s.stored).catch((e: unknown) => {
+              app.out.warn(`Codex still uses the older login of ${item.identity.email ?? item.identity.id}: the new one could not be put where Codex reads it (${(e as Error).message.replace(/\.$/, '')}). Run "codex-auth switch" to that account again.`);
+              return null;
+            });
+          }
+          return { item, secret, settled: s, written };
         }),
       );
     } catch (e) {

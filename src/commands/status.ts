@@ -41,11 +41,15 @@ export async function statusCommand(app: App): Promise<number> {
   const storage = { chatgpt: app.env.CODEX_AUTH_STORE === 'keyring' ? keyringStore : fileStore, apikey: keyringStore };
   const insecure = reg.accounts.filter((a) => a.kind === 'apikey' && a.secret.store === 'file').length;
   const fallback = { enabled: reg.fallback.enabled, keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: reg.fallback.rotate, switchBack: reg.fallback.switchBack };
+  // The active login needs renewing: its refresh token is gone (expired, reused, revoked).
+  const renew = active?.loginRequired ? active.loginRequired : null;
+  const renewHint = 'log in to it again with "codex-auth login" (or import a fresh auth.json of it)';
 
   if (app.out.json) {
     app.out.document({
-      active: active ? { id: active.id, email: active.email, alias: active.alias, kind: active.kind, plan: active.plan } : null,
+      active: active ? { id: active.id, email: active.email, alias: active.alias, kind: active.kind, plan: active.plan, loginRequired: active.loginRequired ?? null } : null,
       ...(unknown ? { unknownLive: { kind: 'apikey', keyMask: unknown.keyMask, hint: 'run "codex-auth import" to identify it' } } : {}),
+      loginRequired: renew !== null,
       codexHome: app.paths.codexHome,
       credentialStore: { mode: cfg.credentialStore, explicit: cfg.credentialStoreExplicit, location: live.location },
       registry: { path: app.paths.registry, accounts: reg.accounts.length },
@@ -55,11 +59,12 @@ export async function statusCommand(app: App): Promise<number> {
       env,
       codexProcesses: procs,
     });
-    return 0;
+    return renew !== null ? 1 : 0;
   }
   const c = app.out.out;
   const line = (k: string, v: string) => app.out.data(`${c.bold(k.padEnd(18))} ${v}`);
   line('Active account', active ? describeAccount(active) : unknown ? `${unknown.keyMask} ${c.yellow('(an API key codex-auth does not know: run "codex-auth import" to identify it)')}` : c.dim('none'));
+  if (active?.kind === 'chatgpt') line('Login', renew !== null ? c.red(`needs renewing (${renew}): ${renewHint}`) : 'ok');
   line('Codex home', app.paths.codexHome + (app.paths.codexHomeExists ? '' : c.dim(' (does not exist yet)')));
   line('Codex credentials', `${cfg.credentialStore} mode${cfg.credentialStoreExplicit ? ' (config.toml)' : ' (default)'}: ${live.location}`);
   line('Registry', `${app.paths.registry} (${reg.accounts.length} account${reg.accounts.length === 1 ? '' : 's'})`);
@@ -70,5 +75,9 @@ export async function statusCommand(app: App): Promise<number> {
   line('Environment', envText.length ? envText.join(', ') : c.dim('no overrides'));
   line('Codex processes', procs.length ? procs.map((p) => `${p.command} (pid ${p.pid})`).join(', ') : c.dim('none running'));
   if (env.OPENAI_API_KEY || env.CODEX_API_KEY) app.out.warn('OPENAI_API_KEY or CODEX_API_KEY is set: Codex may use it instead of the active account.');
+  if (active && renew !== null) {
+    app.out.warn(`The active login (${describeAccount(active)}) needs renewing: ${renewHint}.`);
+    return 1;
+  }
   return 0;
 }

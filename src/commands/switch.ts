@@ -16,6 +16,8 @@ import { applySync, identifyLocally, type PreparedSync, prepareSync, readStamped
 
 export interface SwitchOptions {
   json?: boolean;
+  /** Switch even to an account that needs a new login. */
+  force?: boolean;
 }
 
 export interface SwitchResult {
@@ -58,7 +60,7 @@ export async function performSwitch(
   app: App,
   targetId: string | ((reg: Registry) => Promise<Account>),
   reason: SwitchReason = { kind: 'manual' },
-  opts: { prepared?: PreparedSync } = {},
+  opts: { force?: boolean; prepared?: PreparedSync } = {},
 ): Promise<SwitchResult> {
   const live = await app.live();
   for (let attempt = 1; ; attempt += 1) {
@@ -67,6 +69,7 @@ export async function performSwitch(
     applySync(view, prepared.plan, app.now());
     const chosen = typeof targetId === 'string' ? view.accounts.find((a) => a.id === targetId) : await targetId(view);
     if (!chosen) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
+    if (reason.kind === 'manual' && view.activeId !== chosen.id) refuseLoginRequired(chosen, opts.force);
     const outcome = await withTokenLock(app, chosen.secret.ref, describeAccount(chosen), async () => {
       const settled = await settleLocked(app, chosen);
       if (settled.error !== undefined) app.out.warn(`The pending tokens of ${describeAccount(chosen)} could not be saved in its store (${settled.error}); switching to them all the same.`);
@@ -92,6 +95,7 @@ export async function performSwitch(
           write = false;
           state = null;
         } else if (reg.activeId === target.id) write = false;
+        else if (reason.kind === 'manual') refuseLoginRequired(target, opts.force);
         let back: StampedText | null = null;
         let backup: string | null = null;
         if (write) {
@@ -129,6 +133,15 @@ export async function performSwitch(
     if (outcome !== 'changed') return outcome;
     if (attempt >= 3) throw new CliError('live_changing', "Codex's credentials kept changing while switching (Codex is logging in or refreshing); nothing was changed. Try again in a moment.");
   }
+}
+
+/** An account that needs a new login is not switched to, unless forced. */
+function refuseLoginRequired(target: Account, force: boolean | undefined): void {
+  if (!target.loginRequired || force) return;
+  throw new CliError(
+    'login_required',
+    `${describeAccount(target)} needs a new login (${target.loginRequired}); nothing was changed. Log in to it again with "codex-auth login" (or import a fresh auth.json of it with "codex-auth import PATH"); to switch to it anyway, use --force.`,
+  );
 }
 
 /**
@@ -216,7 +229,7 @@ export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<s
   return warnings;
 }
 
-export async function switchCommand(app: App, args: unknown[], _opts: SwitchOptions): Promise<number> {
+export async function switchCommand(app: App, args: unknown[], opts: SwitchOptions): Promise<number> {
   const query = args[0] as string | undefined;
   // The sync first (no lock held: the picker may wait for the user), then the choice on it.
   const prepared = await prepareSync(app, { identify: true });
@@ -226,7 +239,7 @@ export async function switchCommand(app: App, args: unknown[], _opts: SwitchOpti
   // Running Codex processes are looked up while the switch runs (Codex's locks are taken by helper
   // processes): the lookup costs nothing then.
   const procs = app.ctx.codexProcesses().catch(() => []);
-  const result = await performSwitch(app, target.id, { kind: 'manual' }, { prepared });
+  const result = await performSwitch(app, target.id, { kind: 'manual' }, { force: Boolean(opts.force), prepared });
   const warnings = result.switched ? await switchWarnings(app, await procs) : [];
   if (app.out.json) {
     app.out.document({
