@@ -213,6 +213,12 @@ export async function foldPending(app: App, opts: { readOnly?: boolean } = {}): 
           const s = await settleLocked(app, acc);
           if (s.error !== undefined) app.out.warn(`The pending tokens of ${describeAccount(acc)} could not be saved yet (${s.error}); they stay in ${pendingDir(app.paths.home)} until they can.`);
           await recordSettled(app, [s], opts.readOnly ? { timeoutMs: 0 } : {});
+          // A refresh killed before it updated Codex's live copy left Codex the rotated-away token:
+          // Codex gets the new one too (only while its live copy is an older one of this account).
+          if (s.changed && s.stored) {
+            const { pushLive } = await import('./tokens.js');
+            await pushLive(app, acc.id, s.stored).catch((e: unknown) => app.out.debug(`could not update Codex's live credentials: ${(e as Error).message}`));
+          }
         });
         if (!r.held) app.out.debug(`the pending tokens of ${describeAccount(acc)} are left to the process refreshing it`);
       } catch (e) {
