@@ -288,6 +288,8 @@ export class FakeOpenAI {
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly log: RecordedRequest[] = [];
+  /** Called with every request as it arrives, before it is answered (tests: what holds a lock then). */
+  onRequest: ((r: RecordedRequest) => void) | null = null;
   private readonly waiters: { filter: RequestFilter; resolve: (r: RecordedRequest) => void }[] = [];
   private readonly apiKeys = new Map<string, Required<ApiUser>>();
   private readonly meFaults = new Map<string, FaultSlot>();
@@ -598,6 +600,7 @@ export class FakeOpenAI {
       known: true,
       at: new Date(),
     };
+    this.onRequest?.(rec);
     const reply = this.route(rec);
     if (reply === null) {
       rec.known = false;
