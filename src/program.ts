@@ -8,7 +8,7 @@ import { PROGRAM } from './cli/commands.js';
 import { renderHelp } from './cli/help.js';
 import { type Parsed, parseCommandLine, UsageError } from './cli/parse.js';
 import type { Ctx } from './context.js';
-import { Output } from './ui/output.js';
+import { Output, terminalText } from './ui/output.js';
 import { VERSION } from './version.js';
 
 export async function runProgram(argv: string[], injected?: Ctx): Promise<number> {
@@ -20,7 +20,7 @@ export async function runProgram(argv: string[], injected?: Ctx): Promise<number
     const wantsJson = argv.includes('--json');
     if (e instanceof UsageError) {
       if (wantsJson) new Output(ctx.stdout, ctx.stderr, { json: true, debug: false }).document({ error: { code: 'usage', message: e.message } });
-      ctx.stderr.write(`error: ${e.message}\n`);
+      ctx.stderr.write(terminalText(`error: ${e.message}\n`)); // it quotes the words typed
       return 2;
     }
     return Output.create(ctx.stdout, ctx.stderr, ctx.env, { json: wantsJson, debug: argv.includes('--debug') }).failure(e);

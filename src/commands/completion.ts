@@ -450,7 +450,8 @@ function accountsFromRegistry(text: string): Account[] {
   );
 }
 
-const PRINTABLE = /^[^\u0000-\u001f\u007f]+$/;
+/** No control or bidi character (src/domain/display.ts): a candidate is typed into the command line as it is. */
+const PRINTABLE = /^[^\p{Cc}\p{Bidi_Control}]+$/u;
 
 /** Candidates for an account QUERY: aliases, emails, row numbers, as `value<TAB>description`. */
 export function accountCandidates(accounts: readonly Account[]): string[] {
@@ -460,7 +461,7 @@ export function accountCandidates(accounts: readonly Account[]): string[] {
   const add = (value: string | null | undefined, description: string): void => {
     if (!value || !PRINTABLE.test(value) || value.startsWith('-') || seen.has(value.toLowerCase())) return;
     seen.add(value.toLowerCase());
-    out.push(`${value}\t${description.replace(/[\u0000-\u001f\u007f]+/g, ' ')}`);
+    out.push(`${value}\t${description.replace(/[\p{Cc}\p{Bidi_Control}]+/gu, ' ')}`);
   };
   for (const { account } of list) add(account.alias, describeAccount(account));
   const byEmail = new Map<string, number>();

@@ -8,7 +8,6 @@ import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import type { Evaluation } from '../fallback.js';
 import { acquireFileLock } from '../store/lock.js';
-import { SCHEMA_VERSION } from '../ui/output.js';
 
 export interface WatchOptions {
   once?: boolean;
@@ -31,10 +30,11 @@ class Reporter {
   private lastWarn = '';
   constructor(private readonly app: App) {}
 
+  /** Through Output: JSON lines stay JSON; a person's lines are made safe (names come from tokens). */
   emit(event: string, fields: Record<string, unknown>, text: string): void {
     const at = this.app.now().toISOString();
-    if (this.app.out.json) this.app.ctx.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, at, event, ...fields })}\n`);
-    else this.app.ctx.stdout.write(`${at.slice(0, 19).replace('T', ' ')}  ${text}\n`);
+    if (this.app.out.json) this.app.out.record({ at, event, ...fields });
+    else this.app.out.data(`${at.slice(0, 19).replace('T', ' ')}  ${text}`);
   }
 
   evaluation(ev: Evaluation): void {

@@ -1,6 +1,7 @@
 /** Building and describing registry accounts. Pure. */
 import type { Account, SecretRef } from '../store/registry-schema.js';
 import { type ChatgptIdentity, credentialFingerprint, type ParsedAuth } from './authfile.js';
+import { oneLine } from './display.js';
 import { maskKey } from './mask.js';
 import { API_KEY_PLAN } from './plans.js';
 
@@ -80,11 +81,15 @@ export function accountLabel(a: Account): string {
   return `${a.plan} workspace${ws}`;
 }
 
-/** One-line description for messages: "alice@example.com (plus)" / "alias: alice@x (API key sk-…)". */
+/**
+ * One-line description for messages: "alice@example.com (plus)" / "alias: alice@x (API key sk-…)".
+ * Its parts come from tokens and servers: control characters, line breaks included, are escaped, so
+ * it stays one line wherever it goes (src/domain/display.ts).
+ */
 export function describeAccount(a: Account): string {
   const who = a.email ?? a.name ?? a.meId ?? a.id;
   const what = a.kind === 'apikey' ? `API key ${a.keyMask ?? ''}`.trim() : a.workspaceTitle ? `${a.plan}, ${a.workspaceTitle}` : a.plan;
-  return a.alias ? `${a.alias} — ${who} (${what})` : `${who} (${what})`;
+  return oneLine(a.alias ? `${a.alias} — ${who} (${what})` : `${who} (${what})`);
 }
 
 export type SnapshotOrder = 'newer' | 'older' | 'same';

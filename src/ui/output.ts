@@ -1,9 +1,23 @@
 /**
  * All printing goes through here: data to stdout, messages/warnings/progress to stderr, exactly one
  * JSON document on stdout with --json, colors only on a TTY and never with NO_COLOR.
+ *
+ * Output safety — the one rule, applied here: every string from a file, a token, the environment or
+ * the network may hold control characters (an email whose escape sequences clear the screen and
+ * retitle the terminal) or a password in a URL (a proxy). So everything written to a stream by this
+ * class passes through `terminalText()`: URL passwords are masked and every control and bidi character
+ * is shown escaped (src/domain/display.ts), in messages, errors, --debug lines and data. Line breaks
+ * of a message stay; a string that must stay on one line (a table cell, a picker row, an account
+ * description) is escaped whole where it is built, with `oneLine()`.
+ *
+ * The only escape sequences codex-auth writes are its own colours: the palette below does not write
+ * ESC but a marker holding a random nonce (`STYLE`), which no file, token or server can know; the
+ * marker becomes ESC [ here, after the text around it was escaped. --json documents are exact JSON
+ * (JSON.stringify escapes C0; C1 and bidi controls are written as \uXXXX too: same values), with URL
+ * passwords masked and no colours.
  */
-import { styleText } from 'node:util';
 import type { OutStream } from '../context.js';
+import { escapeJsonText, maskUrlCredentials, safeText } from '../domain/display.js';
 import { CliError } from '../errors.js';
 
 export const SCHEMA_VERSION = 1;
@@ -34,21 +48,48 @@ export interface Palette {
 const same = (s: string) => s;
 export const PLAIN: Palette = { level: 0, bold: same, dim: same, red: same, green: same, yellow: same, cyan: same };
 
-type Style = Parameters<typeof styleText>[0];
 /**
- * util.styleText with our own decision: colorLevel() has already looked at the stream and the
- * environment, so Node must not look again (validateStream, Node 22.13+; older Nodes ignore it).
+ * Stands for ESC [ in the palette's output until terminalText() writes it: a private-use character and
+ * a nonce drawn at start-up, so text from outside can never pass for a colour of ours.
  */
-const styled = (format: Style) => (s: string) => styleText(format, s, { validateStream: false });
+const STYLE = `\u{F8FF}${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}[`;
+const STYLE_SGR = new RegExp(`${STYLE.replace('[', '\\[')}([0-9;]*m)`, 'g');
+
+/** `s` without the palette's colours: its width on screen, a JSON value. */
+export function withoutStyles(s: string): string {
+  return s.includes(STYLE) ? s.replace(STYLE_SGR, '') : s;
+}
+
+/**
+ * What reaches a stream: URL passwords masked, control and bidi characters escaped except line breaks
+ * (safeText), then the palette's colours — and only those — written as real SGR sequences.
+ */
+export function terminalText(s: string): string {
+  const t = safeText(maskUrlCredentials(s));
+  return t.includes(STYLE) ? t.replace(STYLE_SGR, '\x1b[$1') : t;
+}
+
+/** An SGR style, as util.styleText writes it (an inner close code re-opens the outer style), with the marker for ESC [. */
+function sgr(open: number, close: number): (s: string) => string {
+  const on = `${STYLE}${open}m`;
+  const off = `${STYLE}${close}m`;
+  return (s) => `${on}${s.includes(off) ? s.replaceAll(off, off + on) : s}${off}`;
+}
 
 const COLOURED: Omit<Palette, 'level'> = {
-  bold: styled('bold'),
-  dim: styled('dim'),
-  red: styled('red'),
-  green: styled('green'),
-  yellow: styled('yellow'),
-  cyan: styled('cyan'),
+  bold: sgr(1, 22),
+  dim: sgr(2, 22),
+  red: sgr(31, 39),
+  green: sgr(32, 39),
+  yellow: sgr(33, 39),
+  cyan: sgr(36, 39),
 };
+
+/** A --json value as text: URL passwords masked, no colours; C1 and bidi controls as \uXXXX. */
+export function jsonText(doc: unknown, indent?: number): string {
+  const replacer = (_k: string, v: unknown) => (typeof v === 'string' ? maskUrlCredentials(withoutStyles(v)) : v);
+  return escapeJsonText(JSON.stringify(doc, replacer, indent));
+}
 
 export function paletteFor(level: 0 | 1 | 2 | 3): Palette {
   return level === 0 ? PLAIN : { level, ...COLOURED };
@@ -88,7 +129,7 @@ export class Output {
 
   /** A line of data on stdout (suppressed in --json mode, where the document is the data). */
   data(line = ''): void {
-    if (!this.opts.json) this.stdout.write(`${line}\n`);
+    if (!this.opts.json) this.stdout.write(terminalText(`${line}\n`));
   }
 
   /** The one JSON document of a --json run. */
@@ -96,24 +137,29 @@ export class Output {
     if (this.jsonWritten) return;
     this.jsonWritten = true;
     // Indented for a person at a terminal; one compact line for programs (faster to write and parse).
-    this.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...doc }, null, this.stdout.isTTY ? 2 : undefined)}\n`);
+    this.stdout.write(`${jsonText({ schemaVersion: SCHEMA_VERSION, ...doc }, this.stdout.isTTY ? 2 : undefined)}\n`);
+  }
+
+  /** One record of a JSON-lines stream (`watch --json`): a compact line, written at once. */
+  record(doc: Record<string, unknown>): void {
+    this.stdout.write(`${jsonText({ schemaVersion: SCHEMA_VERSION, ...doc })}\n`);
   }
 
   /** Progress and results meant for a person: stderr. */
   info(msg: string): void {
-    this.stderr.write(`${msg}\n`);
+    this.stderr.write(terminalText(`${msg}\n`));
   }
 
   success(msg: string): void {
-    this.stderr.write(`${this.err.green('✓')} ${msg}\n`);
+    this.stderr.write(terminalText(`${this.err.green('✓')} ${msg}\n`));
   }
 
   warn(msg: string): void {
-    this.stderr.write(`${this.err.yellow('warning:')} ${msg}\n`);
+    this.stderr.write(terminalText(`${this.err.yellow('warning:')} ${msg}\n`));
   }
 
   debug(msg: string): void {
-    if (this.opts.debug) this.stderr.write(`${this.err.dim(`debug: ${msg}`)}\n`);
+    if (this.opts.debug) this.stderr.write(terminalText(`${this.err.dim(`debug: ${msg}`)}\n`));
   }
 
   /** Report a failure; returns the exit code. */
@@ -122,8 +168,8 @@ export class Output {
     const code = cli?.code ?? 'internal';
     const message = cli ? cli.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
     if (this.opts.json) this.document({ error: { code, message } });
-    this.stderr.write(`${this.err.red('error:')} ${message}\n`);
-    if (this.opts.debug && !cli && err instanceof Error && err.stack) this.stderr.write(`${err.stack}\n`);
+    this.stderr.write(terminalText(`${this.err.red('error:')} ${message}\n`));
+    if (this.opts.debug && !cli && err instanceof Error && err.stack) this.stderr.write(terminalText(`${err.stack}\n`));
     else if (!cli) this.stderr.write('Run again with --debug for details.\n');
     return cli?.exitCode ?? 1;
   }

@@ -5,6 +5,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { InStream, OutStream } from '../context.js';
+import { oneLine } from '../domain/display.js';
 
 export interface PickerItem<T> {
   label: string;
@@ -314,11 +315,12 @@ const HIDE_CURSOR = `${CSI}?25l`;
 const SHOW_CURSOR = `${CSI}?25h`;
 const CLEAR_DOWN = `${CSI}J`;
 
-/** Control characters in labels (e.g. from untrusted tokens) must not reach the terminal. */
-function sanitize(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
+/**
+ * Labels, hints, the title and the filter come from tokens, files and the keyboard: every control and
+ * bidi character is shown escaped (`\x1b`, `\u202e`), so the only escape sequences the picker writes
+ * are its own (src/ui/output.ts, "Output safety").
+ */
+const sanitize = oneLine;
 
 function width(s: string): number {
   return [...s].length;

@@ -3,6 +3,7 @@
  * stdin whole. No dependencies; shares the key decoder and raw-mode session with the picker.
  */
 import type { InStream } from '../context.js';
+import { safeText } from '../domain/display.js';
 import { listenKeys, type KeySession, type PickerIO } from './picker.js';
 
 export type { PickerIO } from './picker.js';
@@ -21,7 +22,8 @@ function dropLastChar(s: string): string {
 export function confirm(io: PickerIO, question: string, opts: { defaultYes?: boolean } = {}): Promise<boolean> {
   const defaultYes = opts.defaultYes === true;
   const ask = (): void => {
-    io.stderr.write(`${question} ${defaultYes ? '[Y/n]' : '[y/N]'} `);
+    // The question names accounts (emails from tokens): control characters shown escaped.
+    io.stderr.write(`${safeText(question)} ${defaultYes ? '[Y/n]' : '[y/N]'} `);
   };
   return new Promise<boolean>((resolve, reject) => {
     let answer = '';
@@ -104,7 +106,7 @@ export function readHidden(io: PickerIO, prompt: string): Promise<string> {
       else resolve(value);
     };
 
-    io.stderr.write(prompt);
+    io.stderr.write(safeText(prompt));
     session = listenKeys(
       io.stdin,
       {

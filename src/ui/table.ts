@@ -3,6 +3,9 @@
  * colors ignored, wide East Asian characters counted twice). Hand-written because it is on the
  * hottest path: a table library costs more start-up time than the whole command may take.
  */
+import { oneLine } from '../domain/display.js';
+import { withoutStyles } from './output.js';
+
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 function charWidth(cp: number): number {
@@ -28,7 +31,7 @@ const PLAIN = /^[\x20-\x7e]*$/;
 
 export function visibleWidth(s: string): number {
   if (PLAIN.test(s)) return s.length;
-  const t = s.replace(ANSI, '');
+  const t = withoutStyles(s).replace(ANSI, '');
   let w = 0;
   for (let i = 0; i < t.length; i += 1) {
     const cp = t.codePointAt(i) ?? 0;
@@ -38,11 +41,17 @@ export function visibleWidth(s: string): number {
   return w;
 }
 
+/**
+ * Cells hold text from tokens and files (emails, workspace titles): each is escaped whole with
+ * oneLine() before it is measured, so a control character or a line break can neither reach the
+ * terminal nor break the table (src/ui/output.ts, "Output safety"). Colours come from the palette.
+ */
 export function renderColumns(rows: readonly (readonly string[])[], gap = '  '): string {
-  const cellWidths = rows.map((r) => r.map(visibleWidth));
+  const safe = rows.map((r) => r.map(oneLine));
+  const cellWidths = safe.map((r) => r.map(visibleWidth));
   const widths: number[] = [];
   for (const r of cellWidths) r.forEach((w, i) => (widths[i] = Math.max(widths[i] ?? 0, w)));
-  return rows
+  return safe
     .map((r, k) =>
       r
         .map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - (cellWidths[k]?.[i] ?? 0))))

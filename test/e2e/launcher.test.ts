@@ -112,7 +112,7 @@ describe("the launcher and Node's compile cache", () => {
 });
 
 describe('colours', () => {
-  it('are on when FORCE_COLOR asks, on every Node the package admits (util.styleText, no ESM-only library)', async () => {
+  it('are on when FORCE_COLOR asks, on every Node the package admits (our own SGR codes, no ESM-only library)', async () => {
     const bob = chatgptAuth({ email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' });
     fs.writeFileSync(path.join(root, 'bob.json'), JSON.stringify(bob));
     expect((await run(['import', path.join(root, 'bob.json')])).code).toBe(0);

@@ -411,6 +411,25 @@ describe('pick: terminal hygiene', () => {
   });
 });
 
+describe('pick: text from tokens', () => {
+  it('shows control and bidi characters in the title, labels and hints escaped; writes only its own CSI sequences', async () => {
+    const t = fakeTerminal({ columns: 200 });
+    const p = pick(t, 'Pick \u202eevil', [
+      { label: 'eve\x1b]0;pwned\x07@\x1b[2Jevil.example\u202e', hint: 'Team\u009b2J\u2066x', value: 1 },
+      { label: 'bob@example.com', value: 2 },
+    ], { color: true });
+    await tick();
+    const out = t.output();
+    for (const m of out.matchAll(/\x1b/g)) expect(out.slice(m.index, m.index + 8)).toMatch(/^\x1b\[[0-9;?]*[A-Za-z]/);
+    expect(out).not.toMatch(/[\x07\u009b\u202e\u2066]/);
+    const lines = screen(out);
+    expect(lines[0]).toBe('Pick \\u202eevil');
+    expect(lines[1]).toBe('> eve\\x1b]0;pwned\\x07@\\x1b[2Jevil.example\\u202e  Team\\x9b2J\\u2066x');
+    await send(t.stdin, '\x03');
+    await p;
+  });
+});
+
 describe('KeyDecoder', () => {
   function decode(chunks: (string | Buffer)[]): Key[] {
     const keys: Key[] = [];

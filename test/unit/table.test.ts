@@ -1,5 +1,6 @@
 /** Column layout for `list`: widths by what a terminal shows, not by string length. */
 import { describe, expect, it } from 'vitest';
+import { paletteFor, terminalText } from '../../src/ui/output.js';
 import { renderColumns, visibleWidth } from '../../src/ui/table.js';
 
 describe('visibleWidth', () => {
@@ -20,11 +21,29 @@ describe('visibleWidth', () => {
 
 describe('renderColumns', () => {
   it('pads every column but the last to its widest cell, two spaces apart, no trailing blanks', () => {
+    const c = paletteFor(1);
     const out = renderColumns([
       ['#', 'ACCOUNT', 'PLAN'],
       ['1', '日本@example.com', 'plus'],
-      ['12', '\x1b[1mbob@example.com\x1b[22m', ''],
+      ['12', c.bold('bob@example.com'), ''],
     ]);
-    expect(out.split('\n')).toEqual(['#   ACCOUNT           PLAN', '1   日本@example.com  plus', '12  \x1b[1mbob@example.com\x1b[22m']);
+    // The palette's colours take no room, and Output writes them as SGR sequences.
+    expect(terminalText(out).split('\n')).toEqual(['#   ACCOUNT           PLAN', '1   日本@example.com  plus', '12  \x1b[1mbob@example.com\x1b[22m']);
+  });
+
+  it('shows control and bidi characters in cells escaped, measured as shown, one line per row', () => {
+    const c = paletteFor(1);
+    const out = terminalText(
+      renderColumns([
+        ['ACCOUNT', 'PLAN'],
+        [c.bold('eve\x1b]0;pwned\x07@x\u202e'), 'team'],
+        ['line\nbreak\x1b[8m', 'plus'],
+      ]),
+    );
+    expect(out.split('\n')).toEqual([
+      'ACCOUNT                      PLAN',
+      '\x1b[1meve\\x1b]0;pwned\\x07@x\\u202e\x1b[22m  team',
+      'line\\nbreak\\x1b[8m           plus',
+    ]);
   });
 });
