@@ -26,8 +26,48 @@ export interface ServiceFiles {
   /** Extra files the service manager creates that uninstall removes (systemd "wants" link). */
   extra: string[];
   content: string;
+  /** File mode of `file`: 0600 when it holds the environment (a proxy URL may hold a password). */
+  mode: number;
+  /** systemd: the 0600 EnvironmentFile beside the unit, written and removed with it. */
+  environment: { file: string; content: string } | null;
   start: string[];
   stop: string[];
+}
+
+/**
+ * The environment `watch` depends on, passed to the service so that it watches the same registry
+ * (CODEX_AUTH_HOME), through the same proxy, as a `watch` run from this shell. CODEX_HOME goes on
+ * the command line (--codex-home). Proxy URLs may hold a password: whatever holds these is 0600.
+ */
+const PASS_ENV = [
+  'CODEX_AUTH_HOME',
+  'CODEX_AUTH_STORE',
+  'CODEX_AUTH_OPENAI_BASE_URL',
+  'CODEX_AUTH_CHATGPT_BASE_URL',
+  'CODEX_REFRESH_TOKEN_URL_OVERRIDE',
+  'CODEX_AUTH_HTTP_TIMEOUT_MS',
+  'CODEX_AUTH_KEYRING_TIMEOUT_MS',
+  'CODEX_AUTH_NO_CODEX_LOCKS',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'CODEX_CA_CERTIFICATE',
+  'SSL_CERT_FILE',
+] as const;
+
+function passedEnv(spec: ServiceSpec): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const k of PASS_ENV) {
+    const v = spec.env[k];
+    if (!v) continue;
+    // Neither a systemd EnvironmentFile nor a plist can carry them faithfully.
+    if (/\p{Cc}/u.test(v)) throw new CliError('invalid_environment', `${k} holds a control character (a line break?); the service cannot be given it. Fix ${k} and run this again.`);
+    out.push([k, v]);
+  }
+  return out;
 }
 
 function suffix(spec: ServiceSpec): string {
@@ -38,8 +78,14 @@ function argv(spec: ServiceSpec): string[] {
   return [...spec.launcher, '--codex-home', spec.codexHome, 'watch', ...(spec.interval ? ['--interval', String(spec.interval)] : [])];
 }
 
+/** A word of a unit file's ExecStart=: quoted, `%` and `$` doubled (no specifier or variable expansion). */
 function systemdQuote(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%').replace(/\$/g, '$$$$')}"`;
+}
+
+/** A value of an EnvironmentFile: double quotes, with `\`, `"`, `$` and `` ` `` escaped (systemd.exec(5)). */
+function envFileQuote(s: string): string {
+  return `"${s.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
 }
 
 function xmlEscape(s: string): string {
@@ -50,7 +96,16 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
   if (spec.platform === 'linux') {
     const name = `codex-auth-watch${suffix(spec)}.service`;
     const dir = path.join(spec.env.XDG_CONFIG_HOME || path.join(spec.home, '.config'), 'systemd', 'user');
-    const passEnv = ['CODEX_AUTH_HOME', 'CODEX_AUTH_STORE', 'HTTPS_PROXY', 'NO_PROXY', 'CODEX_CA_CERTIFICATE', 'SSL_CERT_FILE'].filter((k) => spec.env[k]);
+    // The environment goes to a 0600 EnvironmentFile beside the unit, not into the unit: a unit file is
+    // meant to be world-readable (systemd warns about one that is not), Environment= lines would be
+    // shown by "systemctl --user show"/"cat" and go through %-specifier expansion (a percent-encoded
+    // proxy password would break the unit), while an EnvironmentFile is read only when the service starts.
+    const envFile = path.join(dir, `codex-auth-watch${suffix(spec)}.env`);
+    const envContent = [
+      '# The environment of codex-auth watch, written by "codex-auth watch --install-service" (0600: a proxy URL may hold a password).',
+      ...passedEnv(spec).map(([k, v]) => `${k}=${envFileQuote(v)}`),
+      '',
+    ].join('\n');
     const content = [
       '[Unit]',
       'Description=codex-auth watch: automatic account fallback for the Codex CLI',
@@ -59,7 +114,7 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
       '[Service]',
       'Type=simple',
       `ExecStart=${argv(spec).map(systemdQuote).join(' ')}`,
-      ...passEnv.map((k) => `Environment=${systemdQuote(`${k}=${spec.env[k]}`)}`),
+      `EnvironmentFile=-${envFile.replace(/%/g, '%%')}`,
       'Restart=on-failure',
       'RestartSec=30',
       '',
@@ -72,6 +127,8 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
       file: path.join(dir, name),
       extra: [path.join(dir, 'default.target.wants', name)],
       content,
+      mode: 0o644,
+      environment: { file: envFile, content: envContent },
       start: ['systemctl --user daemon-reload', `systemctl --user enable --now ${name}`, `journalctl --user -u ${name} -f   # its log`],
       stop: [`systemctl --user stop ${name}`, 'systemctl --user daemon-reload'],
     };
@@ -102,6 +159,10 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
       `  <string>${xmlEscape(log)}</string>`,
       '  <key>StandardErrorPath</key>',
       `  <string>${xmlEscape(log)}</string>`,
+      '  <key>EnvironmentVariables</key>',
+      '  <dict>',
+      ...passedEnv(spec).flatMap(([k, v]) => [`    <key>${xmlEscape(k)}</key>`, `    <string>${xmlEscape(v)}</string>`]),
+      '  </dict>',
       '</dict>',
       '</plist>',
       '',
@@ -111,6 +172,9 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
       file,
       extra: [],
       content,
+      // It holds the environment (a proxy URL may hold a password); launchd reads it as this user.
+      mode: 0o600,
+      environment: null,
       start: [`launchctl bootstrap gui/$(id -u) "${file}"`, `tail -f "${log}"   # its log`],
       stop: [`launchctl bootout gui/$(id -u) "${file}"`],
     };
@@ -121,7 +185,8 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
 export function installService(spec: ServiceSpec): ServiceFiles {
   const f = serviceFiles(spec);
   fs.mkdirSync(path.dirname(f.file), { recursive: true, mode: 0o700 });
-  atomicWriteFile(f.file, f.content, 0o644);
+  if (f.environment) atomicWriteFile(f.environment.file, f.environment.content, 0o600);
+  atomicWriteFile(f.file, f.content, f.mode);
   return f;
 }
 
@@ -129,7 +194,7 @@ export function installService(spec: ServiceSpec): ServiceFiles {
 export function uninstallService(spec: ServiceSpec): ServiceFiles & { removed: boolean } {
   const f = serviceFiles(spec);
   let removed = false;
-  for (const p of [f.file, ...f.extra]) {
+  for (const p of [f.file, ...f.extra, ...(f.environment ? [f.environment.file] : [])]) {
     try {
       fs.unlinkSync(p);
       removed = true;

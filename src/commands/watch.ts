@@ -69,8 +69,8 @@ async function serviceCommand(app: App, opts: WatchOptions): Promise<number> {
   };
   if (opts.installService) {
     const f = svc.installService(spec);
-    if (app.out.json) app.out.document({ installed: f.file, name: f.name, start: f.start });
-    app.out.success(`Wrote ${f.file}.`);
+    if (app.out.json) app.out.document({ installed: f.file, environmentFile: f.environment?.file ?? null, name: f.name, start: f.start });
+    app.out.success(f.environment ? `Wrote ${f.file} and its environment, ${f.environment.file} (0600).` : `Wrote ${f.file} (0600: it holds the environment).`);
     app.out.info(`Start it now and at every login:\n${f.start.map((l) => `  ${l}`).join('\n')}`);
     return 0;
   }

@@ -259,9 +259,10 @@ describe('watch --install-service', () => {
     const r = await sb.run(['watch', '--install-service', '--interval', '120'], { env: { XDG_CONFIG_HOME: xdg }, platform: 'linux' });
     expect(r.code).toBe(0);
     const dir = path.join(xdg, 'systemd', 'user');
-    const files = fs.readdirSync(dir);
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.service'));
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/^codex-auth-watch-[0-9a-f]{8}\.service$/); // CODEX_HOME is set explicitly in the sandbox
+    expect(fs.readdirSync(dir).sort()).toEqual([files[0], (files[0] as string).replace(/\.service$/, '.env')].sort());
     const text = fs.readFileSync(path.join(dir, files[0] as string), 'utf8');
     expect(text).toContain('[Service]');
     expect(text).toMatch(/^ExecStart=".*node[^"]*" ".*" "--codex-home" ".*\.codex" "watch" "--interval" "120"$/m);
@@ -273,8 +274,60 @@ describe('watch --install-service', () => {
     const u = await sb.run(['watch', '--uninstall-service'], { env: { XDG_CONFIG_HOME: xdg }, platform: 'linux' });
     expect(u.code).toBe(0);
     expect(u.stderr).toContain(`systemctl --user stop ${files[0]}`);
-    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.service'))).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f !== 'default.target.wants')).toEqual([]); // the environment file too
     expect(fs.readdirSync(path.join(dir, 'default.target.wants'))).toEqual([]);
+  });
+
+  it('gives the systemd service the environment in a 0600 EnvironmentFile, never in the 0644 unit', async () => {
+    const xdg = path.join(sb.home, 'xdg');
+    const proxy = 'http://proxyuser:pa%40ss$w0rd`x"y\\z@proxy.internal:3128';
+    const env = { XDG_CONFIG_HOME: xdg, CODEX_AUTH_HOME: path.join(sb.home, 'auth-home'), HTTPS_PROXY: proxy, no_proxy: 'localhost' };
+    const r = await sb.run(['watch', '--install-service', '--json'], { env, platform: 'linux' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('pa%40ss');
+    const j = JSON.parse(r.stdout);
+    expect(j.environmentFile).toBe(j.installed.replace(/\.service$/, '.env'));
+    const unit = fs.readFileSync(j.installed, 'utf8');
+    expect(unit).not.toContain('pa%40ss');
+    expect(unit).not.toMatch(/^Environment=/m);
+    expect(unit).toContain(`EnvironmentFile=-${j.environmentFile}`);
+    expect(fs.statSync(j.installed).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(j.environmentFile).mode & 0o777).toBe(0o600);
+    const envText = fs.readFileSync(j.environmentFile, 'utf8');
+    // systemd.exec(5): double quotes, with \ " $ ` escaped.
+    expect(envText).toContain('HTTPS_PROXY="http://proxyuser:pa%40ss\\$w0rd\\`x\\"y\\\\z@proxy.internal:3128"');
+    expect(envText).toContain(`CODEX_AUTH_HOME="${env.CODEX_AUTH_HOME}"`);
+    expect(envText).toContain('no_proxy="localhost"');
+    // A value that would break the file is refused; nothing is written.
+    fs.rmSync(xdg, { recursive: true });
+    const bad = await sb.run(['watch', '--install-service'], { env: { ...env, HTTPS_PROXY: 'http://a\nb' }, platform: 'linux' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('HTTPS_PROXY holds a control character');
+    expect(fs.existsSync(xdg)).toBe(false);
+  });
+
+  it('doubles % and $ in ExecStart, so systemd expands no specifier or variable of a path', async () => {
+    const xdg = path.join(sb.home, 'xdg');
+    const home = path.join(sb.home, 'co%dex$HOME');
+    fs.mkdirSync(home);
+    const r = await sb.run(['--codex-home', home, 'watch', '--install-service', '--json'], { env: { XDG_CONFIG_HOME: xdg }, platform: 'linux' });
+    expect(r.code, r.stderr).toBe(0);
+    const unit = fs.readFileSync(JSON.parse(r.stdout).installed, 'utf8');
+    expect(unit).toContain(`"--codex-home" "${path.join(sb.home, 'co%%dex$$HOME')}" "watch"`);
+  });
+
+  it('gives the macOS LaunchAgent the same environment, in a 0600 plist', async () => {
+    const env = { CODEX_AUTH_HOME: path.join(sb.home, 'auth & home'), HTTPS_PROXY: 'http://u:s3cret@proxy:3128' };
+    const r = await sb.run(['watch', '--install-service', '--json'], { env, platform: 'darwin' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('s3cret');
+    const j = JSON.parse(r.stdout);
+    expect(j.environmentFile).toBeNull();
+    expect(fs.statSync(j.installed).mode & 0o777).toBe(0o600);
+    const xml = fs.readFileSync(j.installed, 'utf8');
+    expect(xml).toMatch(/<key>EnvironmentVariables<\/key>\s*<dict>[\s\S]*<\/dict>/);
+    expect(xml).toContain(`<key>CODEX_AUTH_HOME</key>\n    <string>${path.join(sb.home, 'auth &amp; home')}</string>`);
+    expect(xml).toContain('<key>HTTPS_PROXY</key>\n    <string>http://u:s3cret@proxy:3128</string>');
   });
 
   it('writes a macOS LaunchAgent plist', async () => {
