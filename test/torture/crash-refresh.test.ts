@@ -4,11 +4,19 @@
  * accounts per sandbox: A is Codex's live login (auth.json is rewritten too), B is only stored.
  *
  * After every kill: auth.json parses and is A's; the registry is valid; each account can still
- * refresh — its stored snapshot or Codex's live file holds a refresh token the server still accepts —
- * EXCEPT in one window no client can close: the server has rotated the token (the old one is now
- * "used") and the process died before the answer reached the disk. The test recognizes that window
- * from the fake's log (a successful exchange whose new token is in no file), checks that codex-auth
- * then says "login required" clearly and corrupts nothing, and re-logs the account in to go on.
+ * refresh — its stored snapshot, Codex's live file or the pending-token journal holds a refresh token
+ * the server still accepts — EXCEPT in one window no client can close: the server has rotated the
+ * token (the old one is now "used") and the process died before the answer reached the disk. The
+ * refresh writes OpenAI's answer to the journal (fsynced) the moment it arrives and says so under
+ * --debug: a kill after that line never loses the login. The test recognizes the window from the
+ * fake's log (a successful exchange whose new token is in no file) and from the missing line, checks
+ * that codex-auth then says "login required" clearly and corrupts nothing, and re-logs the account in
+ * to go on.
+ *
+ * Then a kill at every crash point of a refresh (CODEX_AUTH_TEST_CRASH_AT: before the request, once
+ * the answer is in the journal, after Codex's live copy, after the store, after the registry): never
+ * a lost login, the next command (a read) folds the journal in, the next refresh succeeds, and the
+ * fake never sees a reused token.
  *
  * And Codex's live auth.json is never left behind the stored copy (Codex reads that file, not
  * codex-auth's copy): a kill may leave the live file newer (the next command's sync saves it back),
@@ -103,6 +111,17 @@ async function relogin(b: Box, i: 0 | 1): Promise<void> {
 interface State {
   stored: [ChatgptAuthDoc, ChatgptAuthDoc];
   live: ChatgptAuthDoc;
+  /** Each account's entries in the pending-token journal. */
+  pending: [ChatgptAuthDoc[], ChatgptAuthDoc[]];
+}
+
+function journal(b: Box): Array<{ accountId: string; auth: ChatgptAuthDoc }> {
+  const dir = path.join(b.authHome, 'pending');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => !f.startsWith('.') && f.endsWith('.json'))
+    .map((f) => readJson(path.join(dir, f)) as { accountId: string; auth: ChatgptAuthDoc });
 }
 
 function state(b: Box, when: string): State {
@@ -114,11 +133,19 @@ function state(b: Box, when: string): State {
   }) as [ChatgptAuthDoc, ChatgptAuthDoc];
   const live = readJson(path.join(b.codexHome, 'auth.json')) as ChatgptAuthDoc;
   expect(idOfChatgptDoc(live), `${when}: auth.json is still A's`).toBe(b.ids[0]);
-  for (const [i, d] of [...stored.entries(), [0, live] as const]) {
+  const entries = journal(b);
+  const pending = b.ids.map((id) => entries.filter((e) => e.accountId === id).map((e) => e.auth)) as [ChatgptAuthDoc[], ChatgptAuthDoc[]];
+  expect(entries.length, `${when}: journal entries of unknown accounts`).toBe(pending[0].length + pending[1].length);
+  for (const [i, d] of [...stored.entries(), [0, live] as const, ...pending.flatMap((p, i) => p.map((d) => [i, d] as const))]) {
     expect(idOfChatgptDoc(d), `${when}: snapshot identity`).toBe(b.ids[i]);
     expect(fake.refreshTokenState(d.tokens.refresh_token), `${when}: every stored token is one the server issued`).not.toBeNull();
   }
-  return { stored, live };
+  return { stored, live, pending };
+}
+
+/** The line a refresh prints under --debug once OpenAI's answer for account i is in the journal. */
+function journaled(b: Box, i: 0 | 1, stderr: string): boolean {
+  return stderr.includes(`debug: the new tokens of ${b.claims[i].email} (${b.claims[i].plan}) are in the pending-token journal`);
 }
 
 const accepted = (d: ChatgptAuthDoc) => fake.refreshTokenState(d.tokens.refresh_token) === 'current';
@@ -128,6 +155,7 @@ async function settled(b: Box, when: string): Promise<void> {
   const next = await run(b, ['refresh', '--force']);
   expect(next.code, explain(next)).toBe(0);
   const n = state(b, `after ${when}`);
+  expect(n.pending, `${when}: the journal is empty`).toEqual([[], []]);
   expect(accepted(n.stored[0]) && accepted(n.stored[1]) && accepted(n.live), `${when}: all tokens accepted`).toBe(true);
   expect(n.live).toEqual(n.stored[0]);
 }
@@ -163,13 +191,13 @@ describe('crash safety: SIGKILL during a token refresh', () => {
     let iterations = 0;
     let verified = 0;
     let reusesExpected = 0;
-    const landed = { serverUntouched: 0, savedEverywhere: 0, liveNewerThanStored: 0, storedNewerThanLive: 0, lostInFlight: 0 };
+    const landed = { serverUntouched: 0, savedEverywhere: 0, liveNewerThanStored: 0, storedNewerThanLive: 0, inJournalOnly: 0, lostInFlight: 0 };
     const loop = async (b: Box) => {
       while (kills < KILLS) {
         iterations += 1;
         expect(iterations, 'too many iterations without reaching the kill count').toBeLessThan(KILLS * 4);
         const before = state(b, 'before');
-        const r = await run(b, ['refresh', '--force'], killDelay(rng, d));
+        const r = await run(b, ['refresh', '--force', '--debug'], killDelay(rng, d));
         if (!r.killed) {
           expect(r.code, explain(r)).toBe(0);
           const s = state(b, `after unkilled run #${iterations}`);
@@ -181,17 +209,20 @@ describe('crash safety: SIGKILL during a token refresh', () => {
         let relogins: (0 | 1)[] = [];
         for (const i of [0, 1] as const) {
           const candidates = i === 0 ? [s.stored[0], s.live] : [s.stored[1]];
-          if (candidates.some(accepted)) {
+          if ([...candidates, ...s.pending[i]].some(accepted)) {
             const same = JSON.stringify(s.stored[i]) === JSON.stringify(before.stored[i]) && (i === 1 || JSON.stringify(s.live) === JSON.stringify(before.live));
-            if (i === 0 && !accepted(s.live)) landed.storedNewerThanLive += 1;
+            if (!candidates.some(accepted)) landed.inJournalOnly += 1;
+            else if (i === 0 && !accepted(s.live)) landed.storedNewerThanLive += 1;
             else if (i === 0 && !accepted(s.stored[0])) landed.liveNewerThanStored += 1;
             else if (same) landed.serverUntouched += 1;
             else landed.savedEverywhere += 1;
             continue;
           }
           // The window: the server rotated the token, the answer died with the process. Prove it is
-          // exactly that (the fake issued a token that is in no file), not a lost or torn write.
-          const held = new Set(candidates.map((c) => c.tokens.refresh_token));
+          // exactly that (the fake issued a token that is in no file, and the process had not said
+          // that the answer was in the journal), not a lost or torn write.
+          expect(journaled(b, i, r.stderr), `kill #${kills}: account ${i} lost its login after OpenAI's answer was in the journal\n${explain(r)}`).toBe(false);
+          const held = new Set([...candidates, ...s.pending[i]].map((c) => c.tokens.refresh_token));
           const exchange = fake.refreshAttempts().filter((x) => x.ok && held.has(x.refreshToken));
           expect(exchange.length, `kill #${kills}: account ${i} lost its token without a server exchange`).toBeGreaterThanOrEqual(1);
           const issued = String(exchange.at(-1)?.body.refresh_token);
@@ -235,13 +266,55 @@ describe('crash safety: SIGKILL during a token refresh', () => {
     console.log(`crash-refresh: ${kills} kills, median refresh ${d} ms; accounts after kills: ${JSON.stringify(landed)}`);
     expect(kills).toBeGreaterThanOrEqual(KILLS);
     // Not vacuous: kills landed after the server's answer as well as before it.
-    expect(landed.savedEverywhere + landed.liveNewerThanStored + landed.lostInFlight).toBeGreaterThan(0);
+    expect(landed.savedEverywhere + landed.liveNewerThanStored + landed.inJournalOnly + landed.lostInFlight).toBeGreaterThan(0);
     // The server never saw anything but good exchanges, and one reuse per lost token that was
     // checked (the attempt that discovered it and said "login required"): codex-auth itself never
     // sent a rotated-away token on its own.
     expect(fake.refreshAttempts().filter((x) => !x.ok && x.error !== 'refresh_token_reused')).toEqual([]);
     expect(fake.refreshAttempts().filter((x) => x.error === 'refresh_token_reused').length).toBe(reusesExpected);
   }, 170_000);
+
+  it('kills a refresh at each of its crash points: never a lost login once OpenAI answered; the next command folds the journal, nothing is reused', async () => {
+    const POINTS = ['refresh-before-request', 'refresh-journaled', 'refresh-live-written', 'refresh-stored', 'refresh-recorded'] as const;
+    const b = box(96);
+    const a = fake.addChatgptAccount({ ...b.claims[0] });
+    const bDoc = fake.addChatgptAccount({ ...b.claims[1] });
+    fs.writeFileSync(path.join(b.codexHome, 'auth.json'), JSON.stringify(a, null, 2), { mode: 0o600 });
+    fs.writeFileSync(path.join(b.home, 'b.json'), JSON.stringify(bDoc));
+    expect((await run(b, ['import', path.join(b.home, 'b.json')])).code).toBe(0);
+    const reusedBefore = fake.refreshAttempts().filter((x) => x.error === 'refresh_token_reused').length; // (other tests' included)
+    const env = b.env;
+    for (let round = 0; round < 2; round += 1) {
+      for (const point of POINTS) {
+        for (const i of [0, 1] as const) {
+          const when = `round ${round}, account ${i}, killed at ${point}`;
+          const pre = state(b, `${when}: before`);
+          const held = new Set([...pre.stored, pre.live, ...pre.pending.flat()].map((d) => d.tokens.refresh_token));
+          const answers = () => fake.refreshAttempts().filter((x) => x.ok && held.has(x.refreshToken)).length;
+          const answered = answers();
+          b.env = { ...env, CODEX_AUTH_TEST_CRASH_AT: point };
+          // One account per run: a second refresh in flight when the first one kills the process
+          // would be lost in the window no client can close.
+          const r = await run(b, ['refresh', b.claims[i].email, '--force']);
+          b.env = env;
+          expect(r.signal, `${when}: the process killed itself there\n${explain(r)}`).toBe('SIGKILL');
+          expect(answers(), `${when}: OpenAI answered`).toBe(answered + (point === 'refresh-before-request' ? 0 : 1));
+          const s = state(b, when);
+          const candidates = i === 0 ? [s.stored[0], s.live, ...s.pending[0]] : [s.stored[1], ...s.pending[1]];
+          expect(candidates.some(accepted), `${when}: the login is kept`).toBe(true);
+          // A read command folds the journal in: every copy holds the accepted tokens again.
+          const list = await run(b, ['list']);
+          expect(list.code, explain(list)).toBe(0);
+          const f = state(b, `${when}, then list`);
+          expect(f.pending, `${when}: the journal is folded`).toEqual([[], []]);
+          expect(accepted(f.stored[i]), `${when}: the stored copy holds the accepted token`).toBe(true);
+          expect(accepted(f.live) && JSON.stringify(f.live) === JSON.stringify(f.stored[0]), `${when}: Codex's live copy holds A's accepted tokens`).toBe(true);
+        }
+      }
+    }
+    await settled(b, 'the crash points');
+    expect(fake.refreshAttempts().filter((x) => x.error === 'refresh_token_reused').length).toBe(reusedBefore);
+  }, 120_000);
 
   it("repairs Codex's auth.json left holding a rotated-away token by an earlier refresh that could not write it", async () => {
     const b = box(99);
