@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { App } from '../app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { AuthFileError, chatgptIdentity, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
+import { maskKey } from '../domain/mask.js';
 import { numbered } from '../domain/view.js';
 import { CliError, describeError, errnoCode } from '../errors.js';
 import type { CodexConfig } from '../store/codex-config.js';
@@ -158,7 +159,7 @@ function filesIn(dir: string, keep: (name: string) => boolean): string[] {
 function checkPermissions(paths: Paths, platform: NodeJS.Platform): Check {
   const id = 'permissions';
   if (platform === 'win32') return ok(id, 'not checked on Windows (your user profile\'s ACLs protect these files)');
-  const dirs = [paths.home, paths.accountsDir, paths.backupsDir, path.join(paths.home, 'locks')].filter((d) => statOrNull(d)?.isDirectory() === true);
+  const dirs = [paths.home, paths.accountsDir, paths.backupsDir, path.join(paths.home, 'locks'), path.join(paths.home, 'pending')].filter((d) => statOrNull(d)?.isDirectory() === true);
   const files = [
     paths.authJson,
     paths.registry,
@@ -166,6 +167,7 @@ function checkPermissions(paths: Paths, platform: NodeJS.Platform): Check {
     `${paths.eventsLog}.1`,
     ...filesIn(paths.accountsDir, () => true),
     ...filesIn(paths.backupsDir, () => true),
+    ...filesIn(path.join(paths.home, 'pending'), () => true),
   ].filter((f) => statOrNull(f)?.isFile() === true);
   const open = (p: string): number | null => {
     const st = statOrNull(p);
@@ -219,7 +221,7 @@ function whoIs(auth: ParsedAuth, reg: Registry | null): string {
   }
   const hash = sha256Hex(auth.apiKey ?? '');
   const acc = reg?.accounts.find((a) => a.kind === 'apikey' && a.id.split('::')[2] === hash);
-  return acc ? describeAccount(acc) : 'an API key that is not in the registry yet (the next codex-auth command adds it)';
+  return acc ? describeAccount(acc) : `an API key codex-auth does not know yet (${maskKey(auth.apiKey ?? '')}: run "codex-auth import" to identify it)`;
 }
 
 function parseLive(text: string, where: string, reg: Registry | null): { ok: true; who: string } | { ok: false; message: string } {
