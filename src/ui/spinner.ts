@@ -1,5 +1,6 @@
 /** A one-line progress spinner on stderr, only on a terminal; silent elsewhere. */
 import type { OutStream } from '../context.js';
+import { oneLine } from '../domain/display.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -10,7 +11,8 @@ export interface Spinner {
 
 export function startSpinner(stream: OutStream, text: string, enabled: boolean): Spinner {
   if (!enabled || !stream.isTTY) return { update() {}, stop() {} };
-  let current = text;
+  // One line, nothing a terminal acts on but our own \r and erase-line (src/ui/output.ts, "Output safety").
+  let current = oneLine(text);
   let i = 0;
   const draw = () => {
     stream.write(`\r\x1b[2K${FRAMES[i++ % FRAMES.length]} ${current}`);
@@ -20,7 +22,7 @@ export function startSpinner(stream: OutStream, text: string, enabled: boolean):
   timer.unref?.();
   return {
     update(t) {
-      current = t;
+      current = oneLine(t);
     },
     stop() {
       clearInterval(timer);
