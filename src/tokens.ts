@@ -16,6 +16,7 @@ import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/acc
 import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from './domain/authfile.js';
 import { jwtExpiry } from './domain/jwt.js';
 import { type Candidate, recordSettled, type Settled, settleLocked, withTokenLock } from './credentials.js';
+import { errnoCode } from './errors.js';
 import { crashPoint } from './failpoint.js';
 import type { StampedText } from './store/live.js';
 import { writePending } from './store/pending.js';
@@ -163,17 +164,23 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   }
   const merged = parseAuthObject(mergeRefreshed(auth.raw, result.tokens, app.now()));
   const rotated = result.tokens.refresh_token && result.tokens.refresh_token !== rt ? rtHash(rt) : null;
+  const consumed = [...new Set([storedFingerprint, snapshotMeta(auth).fingerprint])];
   // Durable before anything else: OpenAI has rotated the refresh token, these tokens exist nowhere
   // else yet. No lock is needed (each journal entry is a new file), so nothing can make us wait here.
-  writePending(app.paths.home, account.secret.ref, {
-    accountId,
-    at: app.now().toISOString(),
-    source: 'refresh',
-    auth: merged.raw,
-    consumed: [...new Set([storedFingerprint, snapshotMeta(auth).fingerprint])],
-    rotated,
-  });
-  app.out.debug(`the new tokens of ${describeAccount(account)} are in the pending-token journal`);
+  try {
+    writePending(app.paths.home, account.secret.ref, {
+      accountId,
+      at: app.now().toISOString(),
+      source: 'refresh',
+      auth: merged.raw,
+      consumed,
+      rotated,
+    });
+    app.out.debug(`the new tokens of ${describeAccount(account)} are in the pending-token journal`);
+  } catch (e) {
+    // Still saved below, where Codex reads them and in our store; only not ahead of them.
+    app.out.warn(`The pending-token journal could not be written (${errnoCode(e) ?? (e as Error).message}); saving the new tokens of ${describeAccount(account)} directly.`);
+  }
   crashPoint(app.env, 'refresh-journaled');
   // Codex's live copy is updated when it is this account with the token we used, or an older
   // snapshot of it (one an earlier refresh could not update). First, then our copy: Codex reads its
@@ -194,9 +201,10 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   };
   await updateLive();
   crashPoint(app.env, 'refresh-live-written');
-  // Folds the entry just written (and any other) into the stored snapshot.
+  // Folds the entry just written (and any other) into the stored snapshot; the tokens are offered
+  // directly too, in case the journal could not be written.
   try {
-    await settleWith([]);
+    await settleWith([{ auth: merged, consumed, rotated }]);
   } catch (e) {
     app.out.warn(`The new tokens of ${describeAccount(account)} could not be saved in codex-auth's store yet (${(e as Error).message}); they are kept in its pending journal until they can.`);
   }
