@@ -314,6 +314,29 @@ export function applySync(reg: Registry, plan: SyncPlan, now: Date): void {
   }
 }
 
+/**
+ * The plan for live credentials `text` (null: none) when applying it needs no I/O: no login, or a
+ * login already saved in its account (another codex-auth switch wrote it). Null when they would
+ * have to be identified or saved first (prepareSync).
+ */
+export function localPlan(reg: Registry, text: string | null): SyncPlan | null {
+  if (text === null) return { kind: 'none' };
+  let auth: ParsedAuth;
+  let id: Identity | null;
+  try {
+    auth = parseAuthJson(text);
+    id = identifyLocally(auth, reg);
+  } catch {
+    return null;
+  }
+  if (!id) return null;
+  if (reg.removedLiveIds.includes(id.id)) return { kind: 'removed', id: id.id };
+  const acc = reg.accounts.find((a) => a.id === id.id);
+  const meta = snapshotMeta(auth);
+  if (!acc || compareSnapshotMeta(meta, acc.snapshot) === 'newer') return null;
+  return { kind: 'known', id: id.id, stat: null, fingerprint: meta.fingerprint };
+}
+
 /** The registry after a sync, and what the live credentials are. */
 export interface SyncedView {
   reg: Registry;

@@ -12,7 +12,7 @@ import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
 import type { StampedText } from '../store/live.js';
-import { applySync, identifyLocally, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../sync.js';
+import { applySync, identifyLocally, localPlan, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../sync.js';
 
 export interface SwitchOptions {
   json?: boolean;
@@ -80,11 +80,17 @@ export async function performSwitch(
       const text = serializeAuth(settled.stored.raw);
       return live.withLock(async (): Promise<SwitchResult | 'changed'> => {
         const previous = await live.read();
-        // Codex wrote its credentials after step 1 (a login, a refresh): start over with them.
-        if (prepared.liveText === undefined || previous !== prepared.liveText) return 'changed';
         const now = app.now();
         const reg = await app.registry.load();
-        applySync(reg, prepared.plan, now);
+        let plan = prepared.plan;
+        if (prepared.liveText === undefined || previous !== prepared.liveText) {
+          // Changed since step 1: by another switch (a login saved in its account: go on), or by
+          // Codex (a login, a refresh: start over, to save it first).
+          const local = localPlan(reg, previous);
+          if (local === null) return 'changed';
+          plan = local;
+        }
+        applySync(reg, plan, now);
         const target = reg.accounts.find((a) => a.id === chosen.id);
         if (!target) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
         const from = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
@@ -109,7 +115,7 @@ export async function performSwitch(
           }
         }
         const recorded = await recordSettled(app, [settled], {
-          patch: (r) => applySync(r, prepared.plan, now),
+          patch: (r) => applySync(r, plan, now),
           after: (r) => {
             if (state) r.fallbackState = state.value;
             if (!write) return;
@@ -131,7 +137,7 @@ export async function performSwitch(
       });
     });
     if (outcome !== 'changed') return outcome;
-    if (attempt >= 3) throw new CliError('live_changing', "Codex's credentials kept changing while switching (Codex is logging in or refreshing); nothing was changed. Try again in a moment.");
+    if (attempt >= 5) throw new CliError('live_changing', "Codex's credentials kept changing while switching (Codex is logging in or refreshing); nothing was changed. Try again in a moment.");
   }
 }
 
