@@ -27,7 +27,8 @@ export const REFRESH_SKEW_SECONDS = 300;
 
 export type FreshResult =
   | { ok: true; auth: ParsedAuth; refreshed: boolean }
-  | { ok: false; permanent: boolean; short: string; message: string };
+  /** skipped: not even tried (Codex's live copy of the account could not be read). */
+  | { ok: false; permanent: boolean; short: string; message: string; skipped?: boolean };
 
 function rtHash(rt: string): string {
   return sha256Hex(`rt:${rt}`).slice(0, 24);
@@ -134,6 +135,7 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
     return {
       ok: false,
       permanent: false,
+      skipped: true,
       short: 'live unreadable',
       message: `not refreshed: Codex's live credentials cannot be read (${live.message}), and they may hold newer tokens of this account; fix that and try again`,
     };

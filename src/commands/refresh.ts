@@ -45,7 +45,7 @@ export async function refreshCommand(app: App, args: unknown[], opts: RefreshOpt
   let failed = false;
   const rows = results.map(({ account, result }) => {
     if (!result.ok) failed = true;
-    const status = result.ok ? (result.refreshed ? 'refreshed' : 'fresh') : result.permanent ? 'login required' : 'failed';
+    const status = result.ok ? (result.refreshed ? 'refreshed' : 'fresh') : result.permanent ? 'login required' : result.skipped ? 'skipped' : 'failed';
     return { account, status, reason: result.ok ? null : result.message };
   });
   if (app.out.json) {
@@ -53,7 +53,7 @@ export async function refreshCommand(app: App, args: unknown[], opts: RefreshOpt
   } else {
     const c = app.out.out;
     for (const r of rows) {
-      const tag = r.status === 'refreshed' ? c.green('refreshed') : r.status === 'fresh' ? c.dim('fresh    ') : c.red(r.status);
+      const tag = r.status === 'refreshed' ? c.green('refreshed') : r.status === 'fresh' ? c.dim('fresh    ') : r.status === 'skipped' ? c.yellow('skipped  ') : c.red(r.status);
       app.out.data(`${tag} ${describeAccount(r.account)}${r.reason ? ` (${r.reason})` : ''}`);
     }
   }

@@ -189,7 +189,7 @@ describe('never refreshing an account whose live copy cannot be read', () => {
     expect(r.code).toBe(1);
     const rows = JSON.parse(r.stdout).results as Array<{ email: string; status: string; reason: string | null }>;
     const a = rows.find((x) => x.email === ALICE.email);
-    expect(a?.status).toBe('failed');
+    expect(a?.status).toBe('skipped');
     expect(a?.reason).toMatch(/not refreshed: Codex's live credentials cannot be read/);
     expect(rows.find((x) => x.email === BOB.email)?.status).toBe('refreshed');
     expect(aliceAttempts(alice)).toEqual([]);
@@ -213,7 +213,7 @@ describe('never refreshing an account whose live copy cannot be read', () => {
     sb.keyring.mode = 'hang';
     const r = await sb.run(['refresh', 'alice', '--force']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^failed alice@example\.com .*not refreshed: Codex's live credentials cannot be read \(.*timeout/m);
+    expect(r.stdout).toMatch(/^skipped\s+alice@example\.com .*not refreshed: Codex's live credentials cannot be read \(.*timeout/m);
     expect(aliceAttempts(alice)).toEqual([]);
     sb.keyring.mode = 'ok';
   });
@@ -227,7 +227,7 @@ describe('never refreshing an account whose live copy cannot be read', () => {
     sb.keyring.mode = 'unavailable';
     const r = await sb.run(['refresh', 'alice', '--force']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^failed alice@example\.com .*keyring entry could not be read \(unavailable\)/m);
+    expect(r.stdout).toMatch(/^skipped\s+alice@example\.com .*keyring entry could not be read \(unavailable\)/m);
     expect(aliceAttempts(alice)).toEqual([]);
     sb.keyring.mode = 'ok';
   });
