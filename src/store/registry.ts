@@ -196,8 +196,9 @@ export class RegistryStore {
    * secret-store or live-credential call in keyring mode). Identify, fetch and save secrets first,
    * then lock, re-check on the registry read here, and write (src/sync.ts, src/credentials.ts).
    * `timeoutMs`: how long to wait for the lock (default 15 s; 0: fail at once when it is busy).
+   * So `fn` is synchronous: it cannot await anything (a promise it returns is a type error).
    */
-  async update<T>(fn: (reg: Registry) => Promise<T> | T, opts: { timeoutMs?: number } = {}): Promise<T> {
+  async update<T>(fn: (reg: Registry) => Exclude<T, PromiseLike<unknown>>, opts: { timeoutMs?: number } = {}): Promise<T> {
     ensurePrivateDir(this.paths.home);
     return withFileLock(
       this.paths.registryLock,
@@ -205,7 +206,8 @@ export class RegistryStore {
         const reg = await this.load();
         const before = JSON.stringify(reg);
         const recordBefore = reg.liveFile;
-        const out = await fn(reg);
+        const out = fn(reg);
+        if (out instanceof Promise) throw new Error('RegistryStore.update: fn must be synchronous (no I/O under the registry lock)');
         const after = JSON.stringify(reg);
         if (after !== before && (reg.liveFile === recordBefore || changedBesidesRecord(reg, recordBefore, before))) this.save(reg, after);
         return out;
