@@ -87,7 +87,12 @@ export interface Settled {
  * compareSnapshotMeta; a candidate that consumed the stored snapshot always does). Call holding the
  * account's token lock and never the registry lock. Throws only when the store cannot be read.
  */
-export async function settleLocked(app: App, account: Pick<Account, 'id' | 'secret'>, extra: readonly Candidate[] = []): Promise<Settled> {
+export async function settleLocked(
+  app: App,
+  account: Pick<Account, 'id' | 'secret'>,
+  extra: readonly Candidate[] = [],
+  opts: { beforeWrite?: (auth: ParsedAuth) => Promise<unknown> } = {},
+): Promise<Settled> {
   const entries = readPending(app.paths.home, account.secret.ref).filter((e) => e.accountId === account.id);
   const candidates: Candidate[] = [];
   for (const e of entries) {
@@ -121,6 +126,7 @@ export async function settleLocked(app: App, account: Pick<Account, 'id' | 'secr
   const out: Settled = { accountId: account.id, stored: best, changed: false, rotated, files: entries.map((e) => e.file), ...(unreadable !== undefined ? { unreadable } : {}) };
   if (best !== null && best !== stored) {
     try {
+      await opts.beforeWrite?.(best);
       await app.secrets.set(account.secret, serializeAuth(best.raw));
       out.changed = true;
     } catch (e) {
@@ -195,6 +201,17 @@ export async function recordSettled(app: App, settled: readonly Settled[], opts:
 }
 
 /**
+ * Before newer tokens of an account are written into its store: Codex gets them first when its live
+ * copy is an older one of that account (a refresh killed before it updated Codex's copy left Codex
+ * the rotated-away token). First, so that a crash in between leaves Codex's copy the newer one —
+ * which the next sync saves back — never behind ours. A failure only means Codex keeps its copy.
+ */
+export async function liveFirst(app: App, accountId: string, auth: ParsedAuth): Promise<void> {
+  const { pushLive } = await import('./tokens.js');
+  await pushLive(app, accountId, auth).catch((e: unknown) => app.out.debug(`could not update Codex's live credentials: ${(e as Error).message}`));
+}
+
+/**
  * Fold every account's pending journal into its stored snapshot: what every command that syncs does
  * first. Never waits for a token lock (its holder folds the journal itself); with `readOnly`, never
  * for the registry lock either. Entries of accounts not in the registry stay.
@@ -210,15 +227,9 @@ export async function foldPending(app: App, opts: { readOnly?: boolean } = {}): 
       if (!acc) continue;
       try {
         const r = await tryTokenLock(app, ref, describeAccount(acc), async () => {
-          const s = await settleLocked(app, acc);
+          const s = await settleLocked(app, acc, [], { beforeWrite: (auth) => liveFirst(app, acc.id, auth) });
           if (s.error !== undefined) app.out.warn(`The pending tokens of ${describeAccount(acc)} could not be saved yet (${s.error}); they stay in ${pendingDir(app.paths.home)} until they can.`);
           await recordSettled(app, [s], opts.readOnly ? { timeoutMs: 0 } : {});
-          // A refresh killed before it updated Codex's live copy left Codex the rotated-away token:
-          // Codex gets the new one too (only while its live copy is an older one of this account).
-          if (s.changed && s.stored) {
-            const { pushLive } = await import('./tokens.js');
-            await pushLive(app, acc.id, s.stored).catch((e: unknown) => app.out.debug(`could not update Codex's live credentials: ${(e as Error).message}`));
-          }
         });
         if (!r.held) app.out.debug(`the pending tokens of ${describeAccount(acc)} are left to the process refreshing it`);
       } catch (e) {

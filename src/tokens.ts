@@ -15,7 +15,7 @@ import type { App } from './app.js';
 import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/accounts.js';
 import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from './domain/authfile.js';
 import { jwtExpiry } from './domain/jwt.js';
-import { type Candidate, recordSettled, type Settled, settleLocked, withTokenLock } from './credentials.js';
+import { type Candidate, liveFirst, recordSettled, type Settled, settleLocked, withTokenLock } from './credentials.js';
 import { errnoCode } from './errors.js';
 import { crashPoint } from './failpoint.js';
 import type { StampedText } from './store/live.js';
@@ -89,7 +89,7 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   if (!account) return { ok: false, permanent: true, short: 'removed', message: 'the account was removed' };
   // Tokens an earlier run got from OpenAI but could not record (its registry write timed out, it was
   // killed) are in the journal: they come first, or the stored copy would hold a rotated-away token.
-  const settled: Settled[] = [await settleLocked(app, account)];
+  const settled: Settled[] = [await settleLocked(app, account, [], { beforeWrite: (a) => liveFirst(app, accountId, a) })];
   let marked: string | null = null;
   let written: StampedText | null = null;
   const record = () =>

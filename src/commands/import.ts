@@ -150,16 +150,18 @@ export async function importSources(app: App, sources: Source[], results: Result
     try {
       saved.push(
         await withTokenLock(app, secret.ref, existing ? describeAccount(existing) : (item.identity.email ?? item.identity.id), async () => {
-          const s = await settleLocked(app, { id: item.identity.id, secret }, [{ auth: item.auth }]);
-          if (s.error !== undefined) throw new CliError('secret_store', s.error);
           let written: StampedText | null = null;
-          if (s.changed && !item.src.live && s.stored) {
-            // Codex still holds older (perhaps dead) tokens of this account: the fresh ones go live.
-            written = await pushLive(app, item.identity.id, s.stored).catch((e: unknown) => {
+          // When Codex still holds older (perhaps dead) tokens of this account, the fresh ones go
+          // live — before our store, so that Codex's copy is never the older one.
+          const beforeWrite = async (auth: ParsedAuth) => {
+            if (item.src.live) return;
+            written = await pushLive(app, item.identity.id, auth).catch((e: unknown) => {
               app.out.warn(`Codex still uses the older login of ${item.identity.email ?? item.identity.id}: the new one could not be put where Codex reads it (${(e as Error).message.replace(/\.$/, '')}). Run "codex-auth switch" to that account again.`);
               return null;
             });
-          }
+          };
+          const s = await settleLocked(app, { id: item.identity.id, secret }, [{ auth: item.auth }], { beforeWrite });
+          if (s.error !== undefined) throw new CliError('secret_store', s.error);
           return { item, secret, settled: s, written };
         }),
       );
