@@ -105,6 +105,7 @@ export async function performSwitch(
         let back: StampedText | null = null;
         let backup: string | null = null;
         if (write) {
+          app.registry.assertLockFile();
           backup = previous !== null ? backupPrevious(app, reg, previous, now) : null;
           await live.write(text);
           back = await readStamped(live);

@@ -62,7 +62,7 @@ function recordOwner(fd: number): void {
   }
 }
 
-function symlinkError(file: string): CliError {
+export function symlinkError(file: string): CliError {
   return new CliError('lock_symlink', `${file} is a symbolic link, not codex-auth's lock file; nothing was changed. Remove it (rm "${file}") and try again.`);
 }
 

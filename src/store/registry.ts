@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
-import { withFileLock } from './lock.js';
+import { symlinkError, withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
 import { emptyRegistry, migrate, REGISTRY_VERSION } from './registry-defaults.js';
 import type { Registry } from './registry-schema.js';
@@ -184,6 +184,16 @@ export class RegistryStore {
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
+  }
+
+  /**
+   * Throws what update() would throw for a link planted at registry.lock (lock_symlink), without
+   * taking the lock: for commands that must know before a change they cannot undo (a switch checks
+   * it before writing Codex's credentials, and takes the lock only afterwards to record).
+   */
+  assertLockFile(): void {
+    const st = fs.lstatSync(this.paths.registryLock, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) throw symlinkError(this.paths.registryLock);
   }
 
   /**
