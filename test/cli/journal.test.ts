@@ -32,6 +32,15 @@ let sb: Sandbox;
 const secrets: string[] = [];
 const holders: ChildProcess[] = [];
 
+/** A lock holder and the command it runs (its own process group): the lock goes with them. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
 function remember(doc: { tokens: Record<string, string> }): void {
   rememberTokens(doc.tokens);
 }
@@ -71,7 +80,7 @@ async function refreshKilledAfterJournal(doc: ChatgptAuthDoc, ref: string, accou
 /** Another process holding a flock on `file` until killed. */
 async function holdLock(file: string): Promise<ChildProcess> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const child = spawn('flock', ['-o', '-x', file, '-c', 'echo locked; sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('flock', ['-o', '-x', file, '-c', 'echo locked; sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   holders.push(child);
   await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
   return child;
@@ -87,7 +96,7 @@ beforeEach(() => {
   sb = makeSandbox({ CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_AUTH_HTTP_TIMEOUT_MS: '2000', CODEX_AUTH_KEYRING_TIMEOUT_MS: '300' });
 });
 afterEach(() => {
-  for (const h of holders.splice(0)) h.kill('SIGKILL');
+  for (const h of holders.splice(0)) killGroup(h);
   expect(findSecrets(sb.transcript, secrets)).toEqual([]);
   sb.cleanup();
 });
@@ -155,7 +164,7 @@ describe('the pending-token journal', () => {
     const holder = await holdLock(path.join(home(), 'locks', `${BOB_REF}.lock`)); // keeps the entry pending
     expect((await sb.run(['list'])).code).toBe(0);
     expect(journal().filter((f) => f.startsWith(BOB_REF))).toHaveLength(1);
-    holder.kill('SIGKILL');
+    killGroup(holder);
     await new Promise((r) => holder.once('exit', r));
     expect((await sb.run(['remove', 'bob', '--yes'])).code).toBe(0);
     expect(journal().filter((f) => f.startsWith(BOB_REF))).toEqual([]);
@@ -170,7 +179,7 @@ describe('the pending-token journal', () => {
     expect(l.code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(journal()).toHaveLength(1);
-    holder.kill('SIGKILL');
+    killGroup(holder);
     await new Promise((r) => holder.once('exit', r));
     expect((await sb.run(['status'])).code).toBe(0);
     expect(journal()).toEqual([]);

@@ -22,12 +22,21 @@ const roots: string[] = [];
 const transcript: string[] = [];
 const holders: ChildProcess[] = [];
 
+/** A lock holder and the command it runs (its own process group): the lock goes with them. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
 beforeAll(async () => {
   assertBuilt();
   fake = await FakeOpenAI.start();
 });
 afterAll(async () => {
-  for (const h of holders) h.kill('SIGKILL');
+  for (const h of holders) killGroup(h);
   await fake.close();
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
   const secrets = fake.refreshAttempts().flatMap((a) => [a.refreshToken, ...['refresh_token', 'access_token', 'id_token'].map((k) => String(a.body[k] ?? ''))]);
@@ -73,11 +82,11 @@ async function run(b: Box, args: string[], killAfterMs?: number): Promise<BinRun
 /** Another process holding the registry lock until it is let go of. */
 async function holdRegistryLock(b: Box): Promise<() => Promise<void>> {
   const file = path.join(b.authHome, 'registry.lock');
-  const child = spawn('flock', ['-o', '-x', file, '-c', 'echo locked; exec sleep 120'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('flock', ['-o', '-x', file, '-c', 'echo locked; exec sleep 120'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   holders.push(child);
   await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
   return async () => {
-    child.kill('SIGKILL');
+    killGroup(child);
     await new Promise((r) => child.once('exit', r));
   };
 }
