@@ -204,6 +204,15 @@ describe('read commands read', () => {
     expect(j.accounts.find((a: { active: boolean }) => a.active)?.email).toBe('unknown@example.com');
   });
 
+  it('add-api-key of the unknown live key makes it the active account', async () => {
+    const { key } = await unknownKeyLive();
+    const r = await sb.run(['add-api-key', '-', '--json'], { input: key });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse((await sb.run(['list', '--json'])).stdout);
+    expect(j.unknownLive).toBeUndefined();
+    expect(j.active).toBe(JSON.parse(r.stdout).id);
+  });
+
   it('still saves the rotated tokens Codex wrote (and only that): a read writes the account snapshot, nothing else', async () => {
     const alice = fake.addChatgptAccount({ ...ALICE, lastRefresh: '2026-11-01T00:00:00Z' });
     remember(alice.tokens);
