@@ -7,6 +7,9 @@ import type { CommandSpec, Handler, OptionSpec, ProgramSpec } from './spec.js';
 
 const json: OptionSpec = { long: 'json', description: 'print one JSON document' };
 
+/** The shells `completion` writes scripts for. */
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+
 const commands: CommandSpec[] = [
   {
     name: 'list',
@@ -19,7 +22,7 @@ const commands: CommandSpec[] = [
   {
     name: 'import',
     description: "import Codex auth.json files (ChatGPT or API key); no PATH: Codex's current login",
-    args: [{ name: 'path', variadic: true, description: 'auth.json files or directories of them' }],
+    args: [{ name: 'path', variadic: true, description: 'auth.json files or directories of them', complete: 'files' }],
     options: [
       { long: 'alias', value: 'name', description: 'name the imported account (one file only)' },
       { long: 'recursive', short: 'r', description: 'search directories recursively' },
@@ -57,7 +60,7 @@ const commands: CommandSpec[] = [
   {
     name: 'switch',
     description: 'make an account the one Codex uses',
-    args: [{ name: 'query', description: 'row number, alias, email, or a unique fragment; "-" for the previous account' }],
+    args: [{ name: 'query', description: 'row number, alias, email, or a unique fragment; "-" for the previous account', complete: 'accounts' }],
     options: [{ long: 'force', description: 'switch even to an account marked [login required] (it needs a new login: codex-auth login)' }, json],
     examples: ['codex-auth switch 2', 'codex-auth switch work', 'codex-auth switch alice@example.com', 'codex-auth switch -', 'codex-auth switch   # pick interactively'],
     load: async () => (await import('../commands/switch.js')).switchCommand as Handler,
@@ -66,7 +69,7 @@ const commands: CommandSpec[] = [
     name: 'remove',
     aliases: ['rm'],
     description: "forget accounts and delete their stored secrets (Codex's live login is left alone)",
-    args: [{ name: 'query', required: true, variadic: true, description: 'accounts to remove' }],
+    args: [{ name: 'query', required: true, variadic: true, description: 'accounts to remove', complete: 'accounts' }],
     options: [{ long: 'yes', short: 'y', description: 'do not ask for confirmation (required without a terminal)' }, json],
     examples: ['codex-auth remove 3', 'codex-auth remove old-laptop alice@example.com --yes'],
     load: async () => (await import('../commands/remove.js')).removeCommand as Handler,
@@ -75,7 +78,7 @@ const commands: CommandSpec[] = [
     name: 'alias',
     description: 'name an account, or clear its name',
     args: [
-      { name: 'query', required: true, description: 'the account' },
+      { name: 'query', required: true, description: 'the account', complete: 'accounts' },
       { name: 'name', description: 'the new alias' },
     ],
     options: [{ long: 'clear', description: 'remove the alias' }, json],
@@ -85,7 +88,7 @@ const commands: CommandSpec[] = [
   {
     name: 'refresh',
     description: 'refresh OAuth tokens that expire within 5 minutes (all with --force)',
-    args: [{ name: 'query', description: 'only this account' }],
+    args: [{ name: 'query', description: 'only this account', complete: 'accounts' }],
     options: [{ long: 'force', description: 'refresh even tokens that are still valid' }, json],
     examples: ['codex-auth refresh', 'codex-auth refresh work --force'],
     load: async () => (await import('../commands/refresh.js')).refreshCommand as Handler,
@@ -106,7 +109,7 @@ const commands: CommandSpec[] = [
   {
     name: 'run',
     description: 'run codex; when it hits the usage limit, switch by the fallback policy and carry on',
-    args: [{ name: 'codex-args', variadic: true, description: 'arguments for codex (put them after -- to be safe)' }],
+    args: [{ name: 'codex-args', variadic: true, description: 'arguments for codex (put them after -- to be safe)', complete: 'files' }],
     passThrough: true,
     examples: ['codex-auth run', 'codex-auth run -- exec "fix the failing test"', 'codex-auth run -- -m gpt-5 "refactor utils.ts"', 'codex-auth run -- --help   # codex\'s own help'],
     load: async () => (await import('../commands/run.js')).runCommand as Handler,
@@ -127,7 +130,7 @@ const commands: CommandSpec[] = [
         name: 'enable',
         description: 'turn automatic fallback on',
         options: [
-          { long: 'key', value: 'query', description: 'the API key to fall back to (default: the fallback key, else the first stored key)' },
+          { long: 'key', value: 'query', description: 'the API key to fall back to (default: the fallback key, else the first stored key)', complete: 'accounts' },
           { long: 'threshold', value: 'pct', description: 'count a window as exhausted at this percent used (default 100)' },
           { long: 'no-rotate', description: 'go straight to the API key instead of other ChatGPT accounts first' },
           { long: 'no-switch-back', description: 'stay on the fallback instead of returning when the window resets' },
@@ -162,7 +165,7 @@ const commands: CommandSpec[] = [
   {
     name: 'completion',
     description: 'print a shell completion script (bash, zsh or fish)',
-    args: [{ name: 'shell', required: true, description: 'bash, zsh or fish' }],
+    args: [{ name: 'shell', required: true, description: 'bash, zsh or fish', choices: SHELLS }],
     examples: [
       'codex-auth completion bash > ~/.local/share/bash-completion/completions/codex-auth',
       'codex-auth completion zsh > "${fpath[1]}/_codex-auth"',
@@ -171,12 +174,15 @@ const commands: CommandSpec[] = [
     load: async () => (await import('../commands/completion.js')).completionHandler(PROGRAM) as Handler,
   },
   {
-    // For the completion scripts: account candidates, one per line (never prints errors).
+    // For the completion scripts: `__complete WORDS...` prints the candidates for the last word and a
+    // directive line (src/cli/complete.ts). Run by src/program.ts before parsing: its words are the
+    // user's command line, not options of its own.
     name: '__complete',
     hidden: true,
     description: 'completion candidates',
-    args: [{ name: 'kind', required: true, description: 'what to complete' }],
-    load: async () => (await import('../commands/completion.js')).completeCommand as Handler,
+    args: [{ name: 'words', variadic: true, description: 'the command line after the program name' }],
+    raw: true,
+    load: async () => (await import('../commands/completion.js')).completeHandler(PROGRAM) as Handler,
   },
 ];
 
@@ -185,7 +191,7 @@ export const PROGRAM: ProgramSpec = {
   description: 'Manage several OpenAI Codex CLI identities: ChatGPT plans and API keys.',
   options: [
     { long: 'version', short: 'V', description: 'print the version' },
-    { long: 'codex-home', value: 'dir', description: 'Codex home (default: $CODEX_HOME, else ~/.codex)' },
+    { long: 'codex-home', value: 'dir', description: 'Codex home (default: $CODEX_HOME, else ~/.codex)', complete: 'dirs' },
     { long: 'debug', description: 'print debugging details (never secrets)' },
     { long: 'help', short: 'h', description: 'show help' },
   ],

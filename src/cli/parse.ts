@@ -62,6 +62,8 @@ function accepted(program: ProgramSpec, leaf: CommandSpec): OptionSpec[] {
 
 export function parseCommandLine(argv: readonly string[], program: ProgramSpec): Parsed {
   const global: GlobalOptions = { debug: false, json: false };
+  const first = argv[0] === undefined ? undefined : findCommand(program.commands, argv[0]);
+  if (first?.raw) return { kind: 'run', path: [first], args: [argv.slice(1)], opts: {}, global };
   let help = false;
   let version = false;
   let i = 0;

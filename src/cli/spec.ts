@@ -1,12 +1,15 @@
 /**
  * The shape of codex-auth's command table (src/cli/commands.ts): every command, its arguments,
  * options, help and examples, declared once. Parsing (src/cli/parse.ts), `--help`
- * (src/cli/help.ts) and shell completion (src/commands/completion.ts) all come from it.
+ * (src/cli/help.ts) and shell completion (src/cli/complete.ts) all come from it.
  */
 import type { App } from '../app.js';
 
 /** A command's handler: its positional arguments in declared order, and its options. */
 export type Handler = (app: App, args: unknown[], opts: Record<string, unknown>) => Promise<number>;
+
+/** What shell completion offers for a value: accounts of the registry, file names, directory names. */
+export type ValueKind = 'accounts' | 'files' | 'dirs';
 
 export interface ArgSpec {
   /** Shown as <name> (required) or [name] (optional), with `...` when variadic. */
@@ -14,6 +17,10 @@ export interface ArgSpec {
   required?: boolean;
   variadic?: boolean;
   description: string;
+  /** What completion offers for it (nothing when absent, besides `choices`). */
+  complete?: ValueKind;
+  /** The only values it takes, offered by completion. */
+  choices?: readonly string[];
 }
 
 export interface OptionSpec {
@@ -23,6 +30,9 @@ export interface OptionSpec {
   /** The value's placeholder (`--alias <name>`); absent for a flag. */
   value?: string;
   description: string;
+  /** What completion offers for the value. */
+  complete?: ValueKind;
+  choices?: readonly string[];
 }
 
 export interface CommandSpec {
@@ -42,6 +52,8 @@ export interface CommandSpec {
    * own arguments); only a leading -h/--help is ours. A first `--` is dropped.
    */
   passThrough?: boolean;
+  /** Every word after the command name goes to the handler as it is, even `--help` and `--` (`__complete`). */
+  raw?: boolean;
 }
 
 export interface ProgramSpec {
