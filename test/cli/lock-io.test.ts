@@ -173,7 +173,7 @@ describe('read commands read', () => {
     expect(sj.active).toBeNull();
     expect(sj.unknownLive.keyMask).toBe(masked);
 
-    for (const argv of [['fallback', 'status'], ['fallback', 'status', '--json'], ['doctor'], ['completion', 'bash'], ['__complete', 'accounts']]) {
+    for (const argv of [['fallback', 'status'], ['fallback', 'status', '--json'], ['doctor'], ['completion', 'bash'], ['__complete', 'switch', '']]) {
       const r = await sb.run(argv);
       expect(r.stderr, argv.join(' ')).not.toMatch(/error:/);
     }

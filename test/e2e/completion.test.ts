@@ -1,7 +1,8 @@
 /**
  * Shell completion, end to end: the scripts the built binary prints are loaded into the real shells
  * and asked for candidates, with `codex-auth` on PATH (a shim running the built bin) and a sandbox
- * registry behind the account candidates.
+ * registry behind the account candidates. The scripts are dynamic: every candidate comes from
+ * `codex-auth __complete WORDS...` (src/cli/complete.ts), so these tests run the whole path.
  *
  * bash: sourced, then `_codex_auth` called with COMP_WORDS / COMP_CWORD as bash sets them.
  * zsh:  `zsh -n`, then a real interactive zsh on a pseudo-terminal (zsh/zpty) with compinit: a line
@@ -27,11 +28,15 @@ const CAROL = { email: 'carol@example.com', userId: 'user-carol', accountId: 'ac
 
 /** What the registry below offers for an account QUERY: aliases, emails, row numbers. */
 const ACCOUNT_CANDIDATES = ['work', 'alice@example.com', 'bob@example.com', '1', '2', '3'];
+/** An alias a shell must not evaluate, and one with an escape sequence (written into the registry by hand). */
+const ODD_ALIAS = "my $(touch pwned) 'work'";
+const ESC_ALIAS = 'evil\u001b]0;pwned\u0007';
 
 let root: string;
 let home: string;
 let codexHome: string;
 let otherHome: string;
+let oddHome: string;
 let shimDir: string;
 const scripts: Record<'bash' | 'zsh' | 'fish', string> = { bash: '', zsh: '', fish: '' };
 const { transcript, secrets } = secretScan();
@@ -138,6 +143,10 @@ beforeAll(async () => {
   otherHome = path.join(root, 'other-codex');
   fs.mkdirSync(codexHome, { recursive: true });
   fs.mkdirSync(otherHome, { recursive: true });
+  oddHome = path.join(root, 'odd-codex');
+  fs.mkdirSync(oddHome, { recursive: true });
+  fs.mkdirSync(path.join(root, 'importdir'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'importdir', 'one.json'), '{}');
   shimDir = path.join(root, 'bin');
   fs.mkdirSync(shimDir);
   fs.writeFileSync(path.join(shimDir, 'codex-auth'), `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`, { mode: 0o755 });
@@ -160,6 +169,16 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(root, 'carol.json'), JSON.stringify(carol));
   const other = await runBin(['import', path.join(root, 'carol.json'), '--alias', 'elsewhere'], { home, codexHome: otherHome });
   expect(other.code).toBe(0);
+  // Odd aliases: one full of shell syntax, one with an escape sequence (only a hand edit gets it there).
+  const dave = chatgptAuth({ email: 'dave@example.com', userId: 'user-dave', accountId: 'acc-dave' });
+  const erin = chatgptAuth({ email: 'erin@example.com', userId: 'user-erin', accountId: 'acc-erin' });
+  for (const d of [dave, erin]) secrets.push(d.tokens.access_token, d.tokens.refresh_token, d.tokens.id_token);
+  fs.writeFileSync(path.join(root, 'dave.json'), JSON.stringify(dave));
+  fs.writeFileSync(path.join(root, 'erin.json'), JSON.stringify(erin));
+  expect((await runBin(['import', path.join(root, 'dave.json'), '--alias', ODD_ALIAS], { home, codexHome: oddHome })).code).toBe(0);
+  expect((await runBin(['import', path.join(root, 'erin.json'), '--alias', 'erin'], { home, codexHome: oddHome })).code).toBe(0);
+  const oddRegistry = path.join(oddHome, 'codex-auth', 'registry.json');
+  fs.writeFileSync(oddRegistry, fs.readFileSync(oddRegistry, 'utf8').replace('"erin"', JSON.stringify(ESC_ALIAS)));
 
   for (const shell of ['bash', 'zsh', 'fish'] as const) {
     const r = await runBin(['completion', shell], { home, codexHome });
@@ -183,7 +202,7 @@ describe('completion command', () => {
     expect(r.stderr).toContain('Unknown shell "tcsh": codex-auth completion supports bash, zsh, fish.');
   });
 
-  it('prints account candidates with __complete without syncing, and nothing at all on errors', async () => {
+  it('prints account candidates with __complete without syncing, then the directive; no candidates and no error on errors', async () => {
     const regFile = path.join(codexHome, 'codex-auth', 'registry.json');
     const before = fs.readFileSync(regFile, 'utf8');
     // An unknown live login would be added by any normal command; __complete must not touch anything.
@@ -191,10 +210,11 @@ describe('completion command', () => {
     secrets.push(dave.tokens.access_token, dave.tokens.refresh_token, dave.tokens.id_token);
     fs.writeFileSync(path.join(codexHome, 'auth.json'), JSON.stringify(dave), { mode: 0o600 });
     try {
-      const r = await runBin(['__complete', 'accounts'], { home, codexHome });
+      const r = await runBin(['__complete', 'switch', ''], { home, codexHome });
       expect(r.code).toBe(0);
       expect(r.stderr).toBe('');
       const got = lines(r.stdout).map((l) => l.split('\t'));
+      expect(got.pop()).toEqual([':36']); // no file names, keep the order
       expect(got.map((c) => c[0])).toEqual(ACCOUNT_CANDIDATES);
       expect(got.find((c) => c[0] === 'alice@example.com')?.[1]).toBe('2 accounts: use a number or alias to pick one');
       expect(got.find((c) => c[0] === 'work')?.[1]).toBe('work — alice@example.com (team)');
@@ -205,10 +225,39 @@ describe('completion command', () => {
     const broken = path.join(root, 'broken-home');
     fs.mkdirSync(path.join(broken, 'codex-auth'), { recursive: true });
     fs.writeFileSync(path.join(broken, 'codex-auth', 'registry.json'), '{"version": 1, "accounts": [{"id": 5');
-    for (const args of [['__complete', 'accounts'], ['__complete', 'nonsense'], ['--codex-home', path.join(root, 'missing'), '__complete', 'accounts']]) {
+    for (const args of [['__complete', 'switch', ''], ['__complete', '--codex-home', path.join(root, 'missing'), 'switch', ''], ['__complete', 'remove', 'x', '']]) {
       const r = await runBin(args, { home, codexHome: broken });
-      expect(r).toMatchObject({ code: 0, stdout: '', stderr: '' });
+      expect(r).toMatchObject({ code: 0, stdout: ':36\n', stderr: '' });
     }
+    expect(await runBin(['__complete', 'nonsense'], { home, codexHome: broken })).toMatchObject({ code: 0, stdout: ':4\n', stderr: '' });
+  });
+
+  it('__complete takes the words as they are: --help, -- and partial options are words to complete', async () => {
+    const at = async (...words: string[]) => (await runBin(['__complete', ...words], { home, codexHome })).stdout;
+    expect(await at('--he')).toBe('--help\tshow help\n:4\n');
+    expect(await at('--help')).toBe('--help\tshow help\n:4\n');
+    expect(await at('import', '--al')).toBe('--alias\tname the imported account (one file only)\n:4\n');
+    expect(await at('import', '--', '--al')).toBe(':8\n'); // after --, a file name
+    expect(await at('switch', '--', 'w')).toBe('work\twork — alice@example.com (team)\n:36\n');
+  });
+
+  it('is fast: __complete adds little to a bare node start (no sync, no lock, no keyring, no network)', async () => {
+    const time = (args: string[]): number => {
+      const t = process.hrtime.bigint();
+      const r = spawnSync(process.execPath, args, { env: shellEnv(), encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    const node: number[] = [];
+    const comp: number[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      node.push(time(['-e', '0']));
+      comp.push(time([BIN, '__complete', 'switch', '']));
+    }
+    console.log(`__complete switch '': median ${median(comp).toFixed(1)} ms; node -e 0: ${median(node).toFixed(1)} ms`);
+    // Generous under load (2 cores shared with other test runs): a TAB must not feel like a command run.
+    expect(median(comp) - median(node)).toBeLessThan(400);
   });
 
   it('does not list the hidden __complete command in help', async () => {
@@ -275,8 +324,25 @@ describe('bash', () => {
     fs.mkdirSync(path.join(broken, 'codex-auth'), { recursive: true });
     fs.writeFileSync(path.join(broken, 'codex-auth', 'registry.json'), 'not json');
     expect(bash(['codex-auth', 'switch', ''], shellEnv({ CODEX_HOME: broken }))).toEqual([]);
-    // The static parts still work without the binary.
-    expect(bash(['codex-auth', 'fallback', 'dis'], noShim)).toEqual(['disable']);
+    // Every candidate comes from the program (dynamic completion): without it, nothing, silently.
+    expect(bash(['codex-auth', 'fallback', 'dis'], noShim)).toEqual([]);
+  });
+
+  it('completes partial options, words after --, and file names for import', () => {
+    expect(bash(['codex-auth', 'import', '--al'])).toEqual(['--alias']);
+    expect(bash(['codex-auth', 'switch', '--', ''])).toEqual(ACCOUNT_CANDIDATES);
+    expect(bash(['codex-auth', 'import', '--', 'importdir/'])).toEqual(['importdir/one.json']);
+    expect(bash(['codex-auth', 'import', ''])).toEqual(expect.arrayContaining(['importdir', 'codex-auth.bash']));
+    expect(bash(['codex-auth', 'alias', 'work', 'impo'])).toEqual([]); // NAME: no file names
+  });
+
+  it('quotes an alias full of shell syntax, never runs it, and drops one with an escape sequence', () => {
+    const got = bash(['codex-auth', '--codex-home', oddHome, 'switch', '']);
+    expect(got).toEqual([String.raw`my\ \$\(touch\ pwned\)\ \'work\'`, 'dave@example.com', 'erin@example.com', '1', '2']);
+    // What bash reads back from the inserted word is the alias itself.
+    const r = spawnSync('bash', ['--norc', '-c', `printf '%s' ${got[0]}`], { encoding: 'utf8', cwd: root });
+    expect(r.stdout).toBe(ODD_ALIAS);
+    expect(fs.existsSync(path.join(root, 'pwned'))).toBe(false);
   });
 });
 
@@ -300,6 +366,10 @@ describe.skipIf(!HAVE_ZSH)('zsh', () => {
       'codex-auth switch bo',
       `codex-auth --codex-home ${otherHome} switch else`,
       'codex-auth alias work x',
+      'codex-auth import --al',
+      'codex-auth import importd',
+      'codex-auth help fall',
+      'codex-auth switch -- bo',
     ]);
     expect(got).toEqual([
       'codex-auth switch ',
@@ -311,6 +381,10 @@ describe.skipIf(!HAVE_ZSH)('zsh', () => {
       'codex-auth switch bob@example.com ',
       `codex-auth --codex-home ${otherHome} switch elsewhere `,
       'codex-auth alias work x',
+      'codex-auth import --alias ',
+      'codex-auth import importdir/',
+      'codex-auth help fallback ',
+      'codex-auth switch -- bob@example.com ',
     ]);
   });
 });
@@ -330,6 +404,14 @@ describe.skipIf(!HAVE_FISH)('fish', () => {
     expect(fish('codex-auth fallback ').sort()).toEqual(['disable', 'enable', 'help', 'status']);
     expect(fish('codex-auth fallback enable --').sort()).toEqual((await helpOf(['fallback', 'enable'])).options.filter((o) => o.startsWith('--')).sort());
     expect(fish('codex-auth completion ').sort()).toEqual(['bash', 'fish', 'zsh']);
+    expect(fish('codex-auth fallback en')).toEqual(['enable']);
+    expect(fish('codex-auth import --al')).toEqual(['--alias']);
+  });
+
+  it('falls back to file names for import, and to none for a free-text argument', () => {
+    expect(fish('codex-auth import importd')).toEqual(['importdir/']);
+    expect(fish('codex-auth import -- importdir/')).toEqual(['importdir/one.json']);
+    expect(fish('codex-auth alias work impo')).toEqual([]);
   });
 
   it('completes account queries from the registry', () => {
@@ -338,5 +420,7 @@ describe.skipIf(!HAVE_FISH)('fish', () => {
     expect(fish('codex-auth fallback enable --key w')).toEqual(['work']);
     expect(fish(`codex-auth --codex-home ${otherHome} remove `).sort()).toEqual(['1', 'carol@example.com', 'elsewhere']);
     expect(fish('codex-auth alias work ')).toEqual([]);
+    expect(fish('codex-auth switch -- b')).toEqual(['bob@example.com']);
+    expect(fish(`codex-auth --codex-home ${oddHome} switch `).sort()).toEqual(['1', '2', 'dave@example.com', 'erin@example.com', ODD_ALIAS].sort());
   });
 });
