@@ -370,6 +370,8 @@ describe.skipIf(!HAVE_ZSH)('zsh', () => {
       'codex-auth import importd',
       'codex-auth help fall',
       'codex-auth switch -- bo',
+      `codex-auth --codex-home ${oddHome} switch my`,
+      `codex-auth --codex-home ${oddHome} switch ev`,
     ]);
     expect(got).toEqual([
       'codex-auth switch ',
@@ -385,7 +387,10 @@ describe.skipIf(!HAVE_ZSH)('zsh', () => {
       'codex-auth import importdir/',
       'codex-auth help fallback ',
       'codex-auth switch -- bob@example.com ',
+      `codex-auth --codex-home ${oddHome} switch my\\ \\$\\(touch\\ pwned\\)\\ \\'work\\' `,
+      `codex-auth --codex-home ${oddHome} switch ev`, // the alias with an escape sequence is not offered
     ]);
+    expect(fs.existsSync(path.join(root, 'pwned'))).toBe(false);
   });
 });
 
