@@ -175,8 +175,8 @@ const commands: CommandSpec[] = [
   },
   {
     // For the completion scripts: `__complete WORDS...` prints the candidates for the last word and a
-    // directive line (src/cli/complete.ts). Run by src/program.ts before parsing: its words are the
-    // user's command line, not options of its own.
+    // directive line (src/cli/complete.ts). Raw: its words are the user's command line, not options
+    // of its own (src/cli/parse.ts passes them on untouched).
     name: '__complete',
     hidden: true,
     description: 'completion candidates',
