@@ -10,9 +10,9 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 // Node 24, more than a whole `list` may take. require() leaves them lazy.
 //
 // The small libraries codex-auth needs (zod, smol-toml) are bundled in, so a run reads one
-// file instead of resolving dozens in node_modules; the heavy ones (undici, @napi-rs/keyring) stay in
-// node_modules and are imported lazily by the code that needs them, so commands that make no network
-// or keyring call never load them.
+// file instead of resolving dozens in node_modules; the heavy ones (undici, @napi-rs/keyring,
+// @inquirer/prompts) stay in node_modules and are imported lazily by the code that needs them, so
+// commands that make no network or keyring call, or open no prompt, never load them.
 const BUNDLED = new Set(['zod', 'smol-toml']);
 
 export default defineConfig({

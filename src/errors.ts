@@ -24,3 +24,14 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * The user cancelled (Esc or Ctrl-C at a prompt, Ctrl-C during a login or a refresh): not an error.
+ * Reported as its message alone, without "error:", and exits 130 like a shell's Ctrl-C.
+ */
+export class Cancelled extends CliError {
+  constructor(message = 'Cancelled; nothing was changed.') {
+    super('cancelled', message, 130);
+    this.name = 'Cancelled';
+  }
+}

@@ -3,6 +3,7 @@ import type { App } from './app.js';
 import { describeAccount } from './domain/accounts.js';
 import { type NumberedAccount, numbered, resolveQuery } from './domain/view.js';
 import { CliError, usageError } from './errors.js';
+import { canPrompt, pick } from './ui/prompts.js';
 import type { Account, Registry } from './store/registry-schema.js';
 
 function candidates(list: NumberedAccount[]): string {
@@ -15,22 +16,20 @@ function quoted(query: string): string {
 }
 
 function interactive(app: App): boolean {
-  return Boolean(app.ctx.stdin.isTTY && app.ctx.stderr.isTTY);
+  return canPrompt(app.ctx);
 }
 
 async function pickFrom(app: App, title: string, list: NumberedAccount[], reg: Registry): Promise<Account> {
-  const { pick } = await import('./ui/picker.js');
-  const chosen = await pick(
-    { stdin: app.ctx.stdin, stderr: app.ctx.stderr },
+  const active = list.findIndex((m) => m.account.id === reg.activeId);
+  return pick(
+    app.ctx,
     title,
     list.map((m) => ({
       label: `${String(m.number).padStart(2)}  ${describeAccount(m.account)}${reg.activeId === m.account.id ? '  (active)' : ''}`,
       value: m.account,
     })),
-    { color: app.out.err.level > 0 },
+    active >= 0 ? active : undefined,
   );
-  if (!chosen) throw new CliError('cancelled', 'Cancelled; nothing was changed.', 1);
-  return chosen;
 }
 
 export interface SelectOptions {

@@ -23,15 +23,16 @@ export interface AddApiKeyOptions {
 }
 
 async function readKey(app: App, arg: string | undefined): Promise<string> {
-  const { readAllStdin, readHidden } = await import('../ui/prompt.js');
   if (arg !== undefined && arg !== '-') {
     app.out.warn('A key given on the command line stays in your shell history; next time use "codex-auth add-api-key" (prompt) or pipe it with "-".');
     return arg.trim();
   }
   if (arg === undefined && app.ctx.stdin.isTTY) {
-    if (!app.ctx.stderr.isTTY) throw usageError('usage', 'Give the key as an argument or on standard input ("-").');
-    return (await readHidden({ stdin: app.ctx.stdin, stderr: app.ctx.stderr }, 'OpenAI API key (input hidden): ')).trim();
+    const { canPrompt, password } = await import('../ui/prompts.js');
+    if (!canPrompt(app.ctx)) throw usageError('usage', 'Give the key as an argument or on standard input ("-").');
+    return (await password(app.ctx, 'OpenAI API key (input hidden):')).trim();
   }
+  const { readAllStdin } = await import('../ui/stdin.js');
   return (await readAllStdin(app.ctx.stdin, { maxBytes: 64 * 1024 })).trim();
 }
 

@@ -53,7 +53,8 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
     const total = reg.accounts.filter((a) => a.kind === 'chatgpt').length;
     const spinner = startSpinner(app.ctx.stderr, `Fetching usage of ${total} account${total === 1 ? '' : 's'}…`, true);
     try {
-      await refreshUsage(app, reg.accounts, (done, n) => spinner.update(`Fetching usage… ${done}/${n}`));
+      const { untilInterrupted } = await import('../interrupt.js');
+      await untilInterrupted(refreshUsage(app, reg.accounts, (done, n) => spinner.update(`Fetching usage… ${done}/${n}`)), 'Cancelled; the usage was not refreshed.');
     } finally {
       spinner.stop();
     }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { App } from '../app.js';
 import { findCodexBinary } from '../codex/binary.js';
 import { validateAlias } from '../domain/accounts.js';
-import { CliError, usageError } from '../errors.js';
+import { Cancelled, CliError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../store/atomic.js';
 import { importSources } from './import.js';
 
@@ -33,8 +33,12 @@ export async function loginCommand(app: App, _args: unknown[], opts: LoginOption
   const args = ['login', '-c', 'cli_auth_credentials_store="file"'];
   if (opts.deviceAuth) args.push('--device-auth');
   if (opts.withApiKey) args.push('--with-api-key');
-  // Ctrl-C reaches codex too (same process group); we stay alive to clean up after it.
-  const ignore = () => {};
+  // Ctrl-C reaches codex too (same process group); we stay alive to clean up after it, and remember
+  // it: codex may catch it and exit 1, which is still the user cancelling.
+  let interrupted = false;
+  const ignore = () => {
+    interrupted = true;
+  };
   process.on('SIGINT', ignore);
   process.on('SIGTERM', ignore);
   try {
@@ -47,7 +51,8 @@ export async function loginCommand(app: App, _args: unknown[], opts: LoginOption
       child.on('exit', (c, sig) => resolve(c ?? (sig === 'SIGINT' ? 130 : 1)));
     });
     if (code !== 0) {
-      throw new CliError('login_failed', code === 130 ? 'Login cancelled; nothing was changed.' : `"codex login" failed (exit ${code}); nothing was changed.`, code === 130 ? 130 : 1);
+      if (code === 130 || interrupted) throw new Cancelled('Login cancelled; nothing was changed.');
+      throw new CliError('login_failed', `"codex login" failed (exit ${code}); nothing was changed.`);
     }
     const authFile = path.join(scratch, 'auth.json');
     if (!fs.existsSync(authFile)) throw new CliError('login_failed', '"codex login" finished without writing credentials; nothing was changed.');

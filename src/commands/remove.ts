@@ -1,7 +1,7 @@
 /** `codex-auth remove QUERY...`: forget accounts and delete their stored secrets. */
 import type { App } from '../app.js';
 import { describeAccount } from '../domain/accounts.js';
-import { CliError, usageError } from '../errors.js';
+import { Cancelled, CliError, usageError } from '../errors.js';
 import type { Account } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
 import { readPending, removePending } from '../store/pending.js';
@@ -25,13 +25,13 @@ export async function removeCommand(app: App, args: unknown[], opts: RemoveOptio
   }
   const targets = [...chosen.values()];
   if (!opts.yes) {
-    if (!(app.ctx.stdin.isTTY && app.ctx.stderr.isTTY)) {
+    const { canPrompt, confirm } = await import('../ui/prompts.js');
+    if (!canPrompt(app.ctx)) {
       throw usageError('confirmation_required', `remove deletes stored credentials; without a terminal to confirm on, pass --yes. It would remove:\n${targets.map((a) => `  ${describeAccount(a)}`).join('\n')}`);
     }
-    const { confirm } = await import('../ui/prompt.js');
-    const list = targets.map((a) => `  ${describeAccount(a)}`).join('\n');
-    const ok = await confirm({ stdin: app.ctx.stdin, stderr: app.ctx.stderr }, `Remove ${targets.length === 1 ? 'this account' : `these ${targets.length} accounts`} and delete the stored credentials?\n${list}\n`);
-    if (!ok) throw new CliError('cancelled', 'Cancelled; nothing was removed.');
+    app.out.info(`${targets.length === 1 ? 'This account' : `These ${targets.length} accounts`}:\n${targets.map((a) => `  ${describeAccount(a)}`).join('\n')}`);
+    const ok = await confirm(app.ctx, `Remove ${targets.length === 1 ? 'it' : 'them'} and delete the stored credentials?`);
+    if (!ok) throw new Cancelled('Cancelled; nothing was removed.');
   }
   const notes: string[] = [];
   const removed = await app.registry.update((r) => {

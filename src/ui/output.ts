@@ -18,7 +18,7 @@
  */
 import type { OutStream } from '../context.js';
 import { escapeJsonText, maskUrlCredentials, safeText } from '../domain/display.js';
-import { CliError } from '../errors.js';
+import { Cancelled, CliError } from '../errors.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -168,6 +168,11 @@ export class Output {
     const code = cli?.code ?? 'internal';
     const message = cli ? cli.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
     if (this.opts.json) this.document({ error: { code, message } });
+    // A cancel is the user's choice, not a failure: said plainly, without "error:".
+    if (err instanceof Cancelled) {
+      this.stderr.write(terminalText(`${message}\n`));
+      return err.exitCode;
+    }
     this.stderr.write(terminalText(`${this.err.red('error:')} ${message}\n`));
     if (this.opts.debug && !cli && err instanceof Error && err.stack) this.stderr.write(terminalText(`${err.stack}\n`));
     else if (!cli) this.stderr.write('Run again with --debug for details.\n');

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { findSecrets, makeSandbox, type Sandbox, typeWhen } from '../support/inprocess.js';
 import { fakeApiKey } from '../support/jwt.js';
 
 let fake: FakeOpenAI;
@@ -87,10 +87,20 @@ describe('add-api-key', () => {
 
   it('reads the key from a hidden prompt on a terminal, echoing nothing', async () => {
     const key = newKey();
-    const r = await sb.run(['add-api-key'], { tty: true, onStdin: (s) => setTimeout(() => s.write(`${key}\r`), 20) });
-    expect(r.code).toBe(0);
+    const r = await sb.run(['add-api-key'], { tty: true, onStdin: typeWhen('OpenAI API key (input hidden):', `${key}\r`) });
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('OpenAI API key (input hidden):');
     expect(r.stdout + r.stderr).not.toContain(key);
+  });
+
+  it('Ctrl-C at the hidden prompt is a cancel: exit 130, no "error:", nothing stored', async () => {
+    const key = newKey();
+    const r = await sb.run(['add-api-key'], { tty: true, onStdin: typeWhen('OpenAI API key (input hidden):', key.slice(0, 10), '\x03') });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('Cancelled; nothing was changed.');
+    expect(r.stderr).not.toContain('error');
+    expect(r.stdout + r.stderr).not.toContain(key.slice(0, 10));
+    expect(fs.existsSync(path.join(sb.codexHome, 'codex-auth', 'registry.json')) ? registry().accounts : []).toHaveLength(0);
   });
 
   it('re-adding a present key is a no-op that refreshes its identity', async () => {

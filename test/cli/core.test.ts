@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeOpenAI as Fake, FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { findSecrets, makeSandbox, type Sandbox, typeWhen } from '../support/inprocess.js';
 import { apiKeyAuth, type ChatgptAuthDoc, chatgptAuth, fakeApiKey, makeJwt } from '../support/jwt.js';
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
@@ -388,19 +388,42 @@ describe('switch', () => {
 
   it('on a TTY, picks interactively when the query is missing or ambiguous', async () => {
     const { t } = await threeAccounts();
-    const r = await sb.run(['switch', 'alice'], {
-      tty: true,
-      onStdin: (stdin) => {
-        setTimeout(() => stdin.write('\x1b[B'), 20);
-        setTimeout(() => stdin.write('\r'), 60);
-      },
-    });
-    expect(r.code).toBe(0);
+    // "alice" matches two accounts; the picker starts on the active one (alice), ↓ moves to the team one.
+    const r = await sb.run(['switch', 'alice'], { tty: true, onStdin: typeWhen('switch to:', '\x1b[B', '\r') });
+    expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(sb.readAuth() ?? '')).toEqual(t);
-    const cancel = await sb.run(['switch'], { tty: true, onStdin: (stdin) => setTimeout(() => stdin.write('\x03'), 20) });
-    expect(cancel.code).toBe(1);
-    expect(cancel.stderr).toContain('Cancelled');
+    const cancel = await sb.run(['switch'], { tty: true, onStdin: typeWhen('switch to:', '\x03') });
+    expect(cancel.code).toBe(130);
+    expect(cancel.stderr).toContain('Cancelled; nothing was changed.');
+    expect(cancel.stderr).not.toContain('error');
     expect(JSON.parse(sb.readAuth() ?? '')).toEqual(t);
+  });
+
+  it('the picker starts on the active account (Enter at once changes nothing), letters filter, Esc cancels', async () => {
+    const { t, b } = await threeAccounts();
+    expect((await sb.run(['switch', '2'])).code).toBe(0);
+    const stay = await sb.run(['switch'], { tty: true, onStdin: typeWhen('switch to:', '\r') });
+    expect(stay.code, stay.stderr).toBe(0);
+    expect(stay.stderr).toContain('already');
+    expect(JSON.parse(sb.readAuth() ?? '')).toEqual(t);
+    // j, k and q are letters of the filter like any other: "bob" picks bob.
+    const bob = await sb.run(['switch'], { tty: true, onStdin: typeWhen('switch to:', 'b', 'o', 'b', '\r') });
+    expect(bob.code, bob.stderr).toBe(0);
+    expect(JSON.parse(sb.readAuth() ?? '')).toEqual(b);
+    const esc = await sb.run(['switch'], { tty: true, onStdin: typeWhen('switch to:', 'al', '\x1b') });
+    expect(esc.code).toBe(130);
+    expect(esc.stderr).toContain('Cancelled; nothing was changed.');
+    expect(esc.stderr).not.toContain('error');
+    expect(JSON.parse(sb.readAuth() ?? '')).toEqual(b);
+  });
+
+  it('no picker on a dumb terminal or in CI: exit 2 with the candidates, as without a terminal', async () => {
+    await threeAccounts();
+    for (const env of [{ TERM: 'dumb' }, { CI: 'true' }] as Record<string, string>[]) {
+      const r = await sb.run(['switch'], { tty: true, env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('bob@example.com');
+    }
   });
 
   it("a QUERY that matches nothing still saves the sync: a new live login is added, Codex's file untouched", async () => {
@@ -508,14 +531,30 @@ describe('remove and alias', () => {
     expect(fs.readdirSync(path.join(sb.codexHome, 'codex-auth', 'accounts'))).toHaveLength(2);
   });
 
-  it('confirms on a TTY', async () => {
+  it('confirms on a TTY; No or Ctrl-C is a cancel: exit 130, no "error:", nothing removed', async () => {
     await two();
-    const no = await sb.run(['remove', 'bob'], { tty: true, onStdin: (s) => setTimeout(() => s.write('n\r'), 20) });
-    expect(no.code).toBe(1);
+    const no = await sb.run(['remove', 'bob'], { tty: true, onStdin: typeWhen('delete the stored credentials?', 'n', '\r') });
+    expect(no.code).toBe(130);
+    expect(no.stderr).toContain('Cancelled; nothing was removed.');
+    expect(no.stderr).not.toContain('error');
     expect(registry().accounts).toHaveLength(2);
-    const yes = await sb.run(['remove', 'bob'], { tty: true, onStdin: (s) => setTimeout(() => s.write('y\r'), 20) });
-    expect(yes.code).toBe(0);
+    const ctrlC = await sb.run(['remove', 'bob'], { tty: true, onStdin: typeWhen('delete the stored credentials?', '\x03') });
+    expect(ctrlC.code).toBe(130);
+    expect(ctrlC.stderr).not.toContain('error');
+    expect(registry().accounts).toHaveLength(2);
+    const yes = await sb.run(['remove', 'bob'], { tty: true, onStdin: typeWhen('delete the stored credentials?', 'y', '\r') });
+    expect(yes.code, yes.stderr).toBe(0);
     expect(registry().accounts).toHaveLength(1);
+  });
+
+  it('without a prompt (a dumb terminal, CI) remove needs --yes: exit 2', async () => {
+    await two();
+    for (const env of [{ TERM: 'dumb' }, { CI: '1' }] as Record<string, string>[]) {
+      const r = await sb.run(['remove', 'bob'], { tty: true, env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('pass --yes');
+    }
+    expect(registry().accounts).toHaveLength(2);
   });
 
   it('leaves the live login alone when removing the active account, and does not re-add it', async () => {

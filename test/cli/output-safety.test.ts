@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeOpenAI as Fake, FakeOpenAI } from '../support/fake-openai.js';
-import { makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { makeSandbox, type Sandbox, typeWhen } from '../support/inprocess.js';
 import { AUTH_CLAIM, authClaim, chatgptAuth, makeIdToken } from '../support/jwt.js';
 
 /** An OSC that retitles the terminal, a CSI that clears the screen, a C1 CSI, a right-to-left override. */
@@ -123,7 +123,8 @@ describe('control characters from an id_token', () => {
   it('the picker of switch shows them escaped', async () => {
     await importEve();
     expect((await sb.run(['import', path.join(sb.root, 'eve.json')])).code).toBe(0);
-    const r = await sb.run(['switch'], { tty: true, env: COLOUR, onStdin: (stdin) => setTimeout(() => stdin.write('\x03'), 30) });
+    const r = await sb.run(['switch'], { tty: true, env: COLOUR, onStdin: typeWhen('switch to:', '\x03') });
+    expect(r.code).toBe(130);
     expect(r.stderr).toContain('eve\\x1b]0;pwned\\x07@\\x1b[2Jevil.example\\u202e');
     expect(r.stderr).not.toContain('\x07');
     expect(r.stderr).not.toContain('\x1b]');

@@ -37,8 +37,12 @@ export interface RunOptions {
   tty?: boolean;
   /** Bytes fed to stdin (then it ends). */
   input?: string;
-  /** Called with the stdin stream once the command starts: for interactive tests. */
-  onStdin?: (stdin: PassThrough) => void;
+  /**
+   * Called with the stdin stream once the command starts: for interactive tests. `screen()` is what was
+   * written to stderr so far: type only once the prompt is on it (a prompt drops keys typed before it
+   * started, as on a real terminal); see typeWhen().
+   */
+  onStdin?: (stdin: PassThrough, screen: () => string) => void;
   env?: Record<string, string>;
   now?: Date;
   processes?: ProcessInfo[];
@@ -117,7 +121,7 @@ export async function runInProcess(argv: string[], opts: RunOptions & { env: Rec
     codexProcesses: async () => opts.processes ?? [],
     keyringBackend: async () => opts.keyring ?? new MemoryKeyring(),
   };
-  opts.onStdin?.(stdin);
+  opts.onStdin?.(stdin, () => stderr.data);
   try {
     const code = await runCli(argv, ctx);
     return { code, stdout: stdout.data, stderr: stderr.data };
@@ -134,4 +138,22 @@ export function findSecrets(texts: readonly string[], secrets: readonly string[]
     for (const t of texts) if (t.includes(s)) hits.push(`${s.slice(0, 6)}… in: ${t.slice(0, 200)}`);
   }
   return hits;
+}
+
+/**
+ * For onStdin: once `text` is on screen, types `keys`, one chunk every 15 ms. If it never shows (20 s),
+ * stdin ends instead, so the run finishes and its own assertions say what happened.
+ */
+export function typeWhen(text: string, ...keys: string[]): (stdin: PassThrough, screen: () => string) => void {
+  return (stdin, screen) => {
+    void (async () => {
+      const end = Date.now() + 20_000;
+      while (!screen().includes(text) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      if (!screen().includes(text)) return void stdin.end(); // never prompted: end it, the test sees why
+      for (const k of keys) {
+        stdin.write(k);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    })();
+  };
 }
