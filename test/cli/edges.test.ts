@@ -1,10 +1,12 @@
 /** Edge cases (issue 13): in-process command tests over real temporary directories, with fake Codex binaries. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../support/fake-openai.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
-import { apiKeyAuth, type ChatgptAuthDoc, chatgptAuth, fakeApiKey } from '../support/jwt.js';
+import { type ChatgptAuthDoc, nowSeconds } from '../support/jwt.js';
 
+let fake: FakeOpenAI;
 let sb: Sandbox;
 const secrets: string[] = [];
 
@@ -22,8 +24,18 @@ function script(name: string, body: string): string {
   return p;
 }
 
+beforeAll(async () => {
+  fake = await FakeOpenAI.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
 beforeEach(() => {
   sb = makeSandbox();
+  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
+  sb.env.CODEX_AUTH_CHATGPT_BASE_URL = fake.chatgptBaseUrl;
+  sb.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE = fake.refreshUrl;
+  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
 });
 afterEach(() => {
   expect(findSecrets(sb.transcript, secrets)).toEqual([]);
@@ -60,5 +72,76 @@ describe('run: the Codex home codex-auth watches is the one codex uses', () => {
     const r = await sb.run(['run', '--', 'exec', 'hi'], { env: { CODEX_AUTH_CODEX_BIN: bin, CODEX_HOME: '.codex' } });
     expect(r.code, r.stderr).toBe(0);
     expect(seen()).toBe(sb.codexHome);
+  });
+});
+
+let n = 0;
+/** A ChatGPT account the fake knows. */
+function chatgpt(name: string): ChatgptAuthDoc {
+  n += 1;
+  return remember(fake.addChatgptAccount({ email: `${name}-${n}@example.com`, userId: `user-${name}-${n}`, accountId: `acc-${name}-${n}` }));
+}
+const idOf = (doc: ChatgptAuthDoc) => `chatgpt::user-${doc.tokens.account_id.slice(4)}::${doc.tokens.account_id}`;
+const regFile = () => path.join(sb.codexHome, 'codex-auth', 'registry.json');
+const activeId = () => JSON.parse(fs.readFileSync(regFile(), 'utf8')).activeId as string | null;
+
+/** `live` in auth.json, the others imported. */
+async function accounts(live: ChatgptAuthDoc, ...others: ChatgptAuthDoc[]): Promise<void> {
+  sb.writeAuth(live);
+  for (const d of others) {
+    const f = path.join(sb.root, `${d.tokens.account_id}.json`);
+    fs.writeFileSync(f, JSON.stringify(d));
+    expect((await sb.run(['import', f])).code).toBe(0);
+  }
+}
+
+describe('ephemeral credential store: Codex reads no stored login, so nothing claims a switch', () => {
+  const ephemeral = () => fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), 'cli_auth_credentials_store = "ephemeral"\n');
+
+  it('switch refuses (exit 1), says why and how to fix it, and changes nothing', async () => {
+    const [a, b] = [chatgpt('eph-a'), chatgpt('eph-b')];
+    await accounts(a, b);
+    ephemeral();
+    const before = sb.readAuth();
+    const r = await sb.run(['switch', b.tokens.account_id.replace('acc-', '')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('✓');
+    expect(r.stderr).toContain('Codex keeps its login in memory only (cli_auth_credentials_store = "ephemeral" in');
+    expect(r.stderr).toContain('nothing was changed');
+    expect(r.stderr).toContain('set cli_auth_credentials_store = "file"');
+    expect(sb.readAuth()).toBe(before);
+    expect(activeId()).toBe(idOf(a));
+    const j = await sb.run(['switch', '2', '--json']);
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.stdout).error.code).toBe('ephemeral_store');
+  });
+
+  it('switch without a query refuses before asking which account', async () => {
+    const [a, b] = [chatgpt('eph-a'), chatgpt('eph-b')];
+    await accounts(a, b);
+    ephemeral();
+    const r = await sb.run(['switch'], { tty: true });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('"ephemeral"');
+    expect(r.stderr).not.toContain('Switch to');
+  });
+
+  it('automatic fallback (watch --once) warns instead of switching', async () => {
+    const [a, b] = [chatgpt('eph-a'), chatgpt('eph-b')];
+    await accounts(a, b);
+    fake.setUsage(a.tokens.account_id, { primary: { usedPercent: 100, resetAt: nowSeconds() + 3600 }, secondary: { usedPercent: 40 } });
+    fake.setUsage(b.tokens.account_id, { primary: { usedPercent: 10 }, secondary: { usedPercent: 10 } });
+    expect((await sb.run(['fallback', 'enable'])).code).toBe(0);
+    ephemeral();
+    const before = sb.readAuth();
+    const r = await sb.run(['watch', '--once', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(last).toMatchObject({ event: 'warn' });
+    expect(last.reason).toContain(`automatic fallback would switch to eph-b-`);
+    expect(last.reason).toContain('"ephemeral"');
+    expect(last.reason).toContain('nothing was switched');
+    expect(sb.readAuth()).toBe(before);
+    expect(activeId()).toBe(idOf(a));
   });
 });
