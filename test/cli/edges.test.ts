@@ -116,6 +116,16 @@ describe('ephemeral credential store: Codex reads no stored login, so nothing cl
     expect(JSON.parse(j.stdout).error.code).toBe('ephemeral_store');
   });
 
+  it('doctor says a switch cannot change the account Codex uses (not "no lasting effect")', async () => {
+    await accounts(chatgpt('eph-a'));
+    ephemeral();
+    const r = await sb.run(['doctor', '--json']);
+    const check = JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === 'credential_store');
+    expect(check).toMatchObject({ status: 'warn', fix: expect.stringContaining('cli_auth_credentials_store = "file"') });
+    expect(check.message).toContain('ephemeral mode (config.toml): Codex keeps its login in memory only and reads neither');
+    expect(check.message).toContain('so codex-auth cannot change the account Codex uses (switch refuses)');
+  });
+
   it('switch without a query refuses before asking which account', async () => {
     const [a, b] = [chatgpt('eph-a'), chatgpt('eph-b')];
     await accounts(a, b);
