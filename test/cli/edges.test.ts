@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HintRewriter } from '../../src/commands/login.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import { type ChatgptAuthDoc, nowSeconds } from '../support/jwt.js';
@@ -153,5 +154,63 @@ describe('ephemeral credential store: Codex reads no stored login, so nothing cl
     expect(last.reason).toContain('nothing was switched');
     expect(sb.readAuth()).toBe(before);
     expect(activeId()).toBe(idOf(a));
+  });
+});
+
+describe('login: Codex\'s device-auth hint points at codex-auth, and the new account\'s switch is shown', () => {
+  /** A fake `codex login` that prints what the real one prints (the hint on stderr, in two writes) and logs in to `doc`. */
+  function fakeLogin(doc: ChatgptAuthDoc): string {
+    const src = path.join(sb.root, 'login-result.json');
+    fs.writeFileSync(src, JSON.stringify(doc));
+    return script(
+      'codex',
+      [
+        `echo 'Starting local login server on http://localhost:1455.'`,
+        `printf 'On a remote or headless machine? Use \x60codex lo' >&2`,
+        'sleep 0.02',
+        `printf 'gin --device-auth\x60 instead.\\n' >&2`,
+        `cp '${src}' "$CODEX_HOME/auth.json"`,
+        `echo 'Successfully logged in'`,
+      ].join('\n'),
+    );
+  }
+
+  it('rewrites the hint as it passes through and says how to switch to the new account (row number)', async () => {
+    const [a, b] = [chatgpt('login-a'), chatgpt('login-b')];
+    await accounts(a);
+    const r = await sb.run(['login'], { env: { CODEX_AUTH_CODEX_BIN: fakeLogin(b) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Starting local login server on http://localhost:1455.\n');
+    expect(r.stderr).toContain('On a remote or headless machine? Use `codex-auth login --device-auth` instead.\n');
+    expect(r.stderr).not.toContain('`codex login');
+    expect(r.stderr).toContain('Successfully logged in\n');
+    expect(r.stdout).toContain('imported');
+    expect(r.stderr).toContain('Switch to it: codex-auth switch 2\n');
+    expect(activeId()).toBe(idOf(a)); // the current login stays active
+    const list = JSON.parse((await sb.run(['list', '--json'])).stdout);
+    expect(list.accounts.find((x: { number: number }) => x.number === 2).id).toBe(idOf(b));
+  });
+
+  it('with --alias the hint names the alias; no hint for the account Codex already uses', async () => {
+    const [a, b] = [chatgpt('login-a'), chatgpt('login-b')];
+    await accounts(a);
+    let r = await sb.run(['login', '--alias', 'work'], { env: { CODEX_AUTH_CODEX_BIN: fakeLogin(b) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Switch to it: codex-auth switch work\n');
+    r = await sb.run(['login'], { env: { CODEX_AUTH_CODEX_BIN: fakeLogin(a) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('Switch to it');
+  });
+
+  it('HintRewriter: the hint is rewritten however the stream is cut, everything else passes unchanged', () => {
+    const text = 'x Use `codex login --device-auth` instead. codex login status; codex lo\nend codex login --device-auth';
+    const want = text.replaceAll('codex login --device-auth', 'codex-auth login --device-auth');
+    for (let size = 1; size <= text.length; size += 1) {
+      const rw = new HintRewriter();
+      let got = '';
+      for (let i = 0; i < text.length; i += size) got += rw.push(text.slice(i, i + size));
+      got += rw.flush();
+      expect(got, `chunks of ${size}`).toBe(want);
+    }
   });
 });
