@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HintRewriter } from '../../src/commands/login.js';
+import { visibleWidth } from '../../src/ui/table.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import { type ChatgptAuthDoc, nowSeconds } from '../support/jwt.js';
@@ -212,5 +213,44 @@ describe('login: Codex\'s device-auth hint points at codex-auth, and the new acc
       got += rw.flush();
       expect(got, `chunks of ${size}`).toBe(want);
     }
+  });
+});
+
+describe('list fits a terminal\'s width', () => {
+  const LONG = 'a-really-long-email-address-for-testing-wrapping@some-very-long-company-domain.example.com';
+  const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+  async function world(): Promise<void> {
+    const live = remember(fake.addChatgptAccount({ email: LONG, userId: 'user-long', accountId: 'acc-long' }));
+    const other = chatgpt('short');
+    await accounts(live, other);
+    expect((await sb.run(['alias', 'short', '日本語チーム👨‍👩‍👧の名前'])).code).toBe(0);
+  }
+
+  it('on an 80-column terminal every row fits, the names shortened with …, numbers and plans whole', async () => {
+    await world();
+    const r = await sb.run(['list'], { tty: true, columns: 80 });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = strip(r.stdout).trimEnd().split('\n');
+    expect(lines.length).toBe(3);
+    for (const l of lines) expect(visibleWidth(l), l).toBeLessThanOrEqual(80);
+    expect(lines.join('\n')).toContain('…');
+    expect(lines[1]).toMatch(/^\*\s+1\s+a-really-long-email-address-for-testing-\S*…\s+plus\s+-\s+-\s+-$/);
+    // Cut between two wide characters (the family emoji is one), padded to the column's width.
+    expect(lines[2]).toMatch(/^\s+2\s+short-\d+@example\.com \(日本語チーム👨‍👩‍👧の名…\s+plus\s+-\s+-\s+-$/);
+    expect(visibleWidth(lines[0] as string)).toBe(80); // the header: every column at its width, LAST ACTIVITY last
+  });
+
+  it('COLUMNS is honoured on a terminal; a pipe gets every value in full', async () => {
+    await world();
+    const narrow = await sb.run(['list'], { tty: true, columns: 200, env: { COLUMNS: '60' } });
+    const lines = strip(narrow.stdout).trimEnd().split('\n');
+    for (const l of lines) expect(visibleWidth(l), l).toBeLessThanOrEqual(60);
+    expect(lines[2]).toContain('…'); // the alias with wide characters is cut too, at a character boundary
+    expect(lines[2]).toMatch(/\s+plus\s+-\s+-\s+-$/);
+    const piped = await sb.run(['list'], { env: { COLUMNS: '60' } });
+    expect(piped.stdout).toContain(LONG);
+    expect(piped.stdout).toContain('(日本語チーム👨‍👩‍👧の名前)');
+    expect(piped.stdout).not.toContain('…');
   });
 });
