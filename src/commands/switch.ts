@@ -231,7 +231,7 @@ function sameJson(a: string, b: string): boolean {
  */
 export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<string[]> {
   const warnings: string[] = [];
-  procs ??= await app.ctx.codexProcesses().catch(() => []);
+  procs ??= await app.ctx.codexProcesses(app.paths.codexHome).catch(() => []);
   if (procs.length > 0) {
     warnings.push(
       `${procs.length} running Codex process${procs.length > 1 ? 'es keep' : ' keeps'} the old account until restarted (pid ${procs.map((p) => p.pid).join(', ')}).`,
@@ -253,7 +253,7 @@ export async function switchCommand(app: App, args: unknown[], opts: SwitchOptio
   const target = await selectAccount(app, view, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
   // Running Codex processes are looked up while the switch runs (Codex's locks are taken by helper
   // processes): the lookup costs nothing then.
-  const procs = app.ctx.codexProcesses().catch(() => []);
+  const procs = app.ctx.codexProcesses(app.paths.codexHome).catch(() => []);
   const result = await performSwitch(app, target.id, { kind: 'manual' }, { force: Boolean(opts.force), prepared });
   const warnings = result.switched ? await switchWarnings(app, await procs) : [];
   if (app.out.json) {

@@ -1,9 +1,11 @@
 /** Edge cases (issue 13): in-process command tests over real temporary directories, with fake Codex binaries. */
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HintRewriter } from '../../src/commands/login.js';
 import { visibleWidth } from '../../src/ui/table.js';
+import { assertBuilt, runBin } from '../support/bin.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import { type ChatgptAuthDoc, nowSeconds } from '../support/jwt.js';
@@ -252,5 +254,76 @@ describe('list fits a terminal\'s width', () => {
     expect(piped.stdout).toContain(LONG);
     expect(piped.stdout).toContain('(日本語チーム👨‍👩‍👧の名前)');
     expect(piped.stdout).not.toContain('…');
+  });
+});
+
+describe('switch: the running-Codex warning counts this CODEX_HOME\'s Codex processes, once each', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) {
+      try {
+        if (c.pid) process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  });
+
+  /** A process whose argv[0] is …/codex (a link to sleep), with this environment. */
+  function codexLink(): string {
+    const link = path.join(sb.root, 'bin', 'codex');
+    if (!fs.existsSync(link)) {
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      fs.symlinkSync(fs.realpathSync('/bin/sleep'), link);
+    }
+    return link;
+  }
+
+  function codexProcess(env: Record<string, string>): ChildProcess {
+    const c = spawn(codexLink(), ['60'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+    children.push(c);
+    return c;
+  }
+
+  /** The npm launcher (`node …/codex.js`) and the native codex it starts, as the real package does. */
+  async function launcherPair(env: Record<string, string>): Promise<{ launcher: ChildProcess; child: number }> {
+    const js = path.join(sb.root, 'npm', 'bin', 'codex.js');
+    fs.mkdirSync(path.dirname(js), { recursive: true });
+    fs.writeFileSync(js, `const c = require('node:child_process').spawn(${JSON.stringify(codexLink())}, ['60'], { stdio: 'ignore' });\nc.unref();\nsetTimeout(() => {}, 60000);\n`);
+    const launcher = spawn(process.execPath, [js], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+    children.push(launcher);
+    const childrenFile = `/proc/${launcher.pid}/task/${launcher.pid}/children`;
+    for (let i = 0; i < 100; i += 1) {
+      const kids = fs.readFileSync(childrenFile, 'utf8').trim();
+      if (kids) {
+        const child = Number(kids.split(' ')[0]);
+        children.push({ pid: child } as ChildProcess);
+        return { launcher, child };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('the launcher did not start its codex');
+  }
+
+  it.skipIf(process.platform !== 'linux')('counts CODEX_HOME=this and the default home, not another home; a launcher and its codex once', async () => {
+    assertBuilt();
+    const [a, b] = [chatgpt('proc-a'), chatgpt('proc-b')];
+    await accounts(a, b);
+    const other = path.join(sb.root, 'other-home');
+    fs.mkdirSync(other);
+    const direct = codexProcess({ CODEX_HOME: sb.codexHome });
+    const byDefault = codexProcess({ HOME: sb.home }); // no CODEX_HOME: ~/.codex, which is sb.codexHome
+    const elsewhere = codexProcess({ CODEX_HOME: other });
+    const pair = await launcherPair({ CODEX_HOME: sb.codexHome });
+    const r = await runBin(['switch', 'proc-b'], { home: sb.home, codexHome: sb.codexHome, env: { CODEX_AUTH_NO_CODEX_LOCKS: '' } });
+    sb.transcript.push(r.stdout, r.stderr);
+    expect(r.code, r.stderr).toBe(0);
+    const m = /(\d+) running Codex process(?:es keep| keeps) the old account until restarted \(pid ([\d, ]+)\)/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const pids = (m?.[2] ?? '').split(', ').map(Number).sort((x, y) => x - y);
+    expect(pids).toEqual([direct.pid, byDefault.pid, pair.launcher.pid].sort((x, y) => (x ?? 0) - (y ?? 0)));
+    expect(m?.[1]).toBe('3');
+    expect(pids).not.toContain(elsewhere.pid);
+    expect(pids).not.toContain(pair.child);
   });
 });
