@@ -5,6 +5,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import { nodeRequire } from './node-require.js';
+import type { ProcessInfo } from './codex/processes.js';
 import type { HttpClient } from './openai/http.js';
 import type { KeyringBackend } from './store/keyring.js';
 
@@ -19,10 +20,7 @@ export interface InStream extends NodeJS.ReadableStream {
   setRawMode?(mode: boolean): unknown;
 }
 
-export interface ProcessInfo {
-  pid: number;
-  command: string;
-}
+export type { ProcessInfo };
 
 export interface Ctx {
   env: NodeJS.ProcessEnv;
@@ -35,8 +33,8 @@ export interface Ctx {
   now(): Date;
   /** Created on first use: commands that need no network never load undici. */
   http(): Promise<HttpClient>;
-  /** Running Codex processes (not counting codex-auth itself). */
-  codexProcesses(): Promise<ProcessInfo[]>;
+  /** This user's running Codex processes on this CODEX_HOME, each once (not counting codex-auth itself). */
+  codexProcesses(codexHome: string): Promise<ProcessInfo[]>;
   /** The OS keyring; absent means the real one (@napi-rs/keyring), loaded on first use. */
   keyringBackend?: () => Promise<KeyringBackend>;
 }
@@ -136,7 +134,8 @@ export async function defaultCtx(): Promise<Ctx> {
     stderr: lazyOut(2, () => process.stderr),
     now: () => new Date(),
     http: () => (http ??= import('./openai/http.js').then((m) => m.createHttpClient(env))),
-    codexProcesses: async () => (await import('./codex/processes.js')).findCodexProcesses(process.platform),
+    codexProcesses: async (codexHome) =>
+      (await import('./codex/processes.js')).findCodexProcesses(process.platform, { codexHome, homedir: env.HOME || os.homedir(), ...(process.getuid ? { uid: process.getuid() } : {}) }),
   };
   return Object.defineProperty(ctx, 'stdin', { get: () => process.stdin, enumerable: true }) as Ctx;
 }

@@ -9,6 +9,7 @@ import { describeAccount } from './domain/accounts.js';
 import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from './domain/policy.js';
 import { errnoCode } from './errors.js';
 import { ensurePrivateDir } from './store/atomic.js';
+import { ephemeralFix, ephemeralReason } from './store/live.js';
 import type { Registry } from './store/registry-schema.js';
 import { loadSynced } from './sync.js';
 import type { SwitchResult } from './commands/switch.js';
@@ -158,6 +159,13 @@ export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluat
   }
   const input: PolicyInput = { ...policyInput(reg, app.now()), checks };
   let switched: SwitchResult | null = null;
+  if (decision.action === 'switch' && (await app.live()).mode === 'ephemeral') {
+    // Codex reads no stored login in ephemeral mode: say what would have happened, change nothing.
+    const to = reg.accounts.find((a) => a.id === decision.to);
+    const cfg = app.paths.configToml;
+    const reason = `automatic fallback would switch to ${to ? describeAccount(to) : decision.to} (${decision.reason}), but ${ephemeralReason(cfg)}; nothing was switched. ${ephemeralFix(cfg).replace(/^./, (ch) => ch.toUpperCase())}`;
+    return { decision: { action: 'warn', reason, state: reg.fallbackState ?? null, poll: decision.poll }, input, switched: null, polled, checked };
+  }
   if (decision.action === 'switch') {
     const { performSwitch } = await import('./commands/switch.js');
     const chosen = decision;

@@ -267,7 +267,7 @@ async function checkCredentialStore(d: StoreDeps): Promise<Check> {
     case 'file':
       return fromFile(mode);
     case 'ephemeral':
-      return warn(id, `${mode}: Codex keeps credentials in memory only, so switching accounts has no lasting effect`, toFile);
+      return warn(id, `${mode}: Codex keeps its login in memory only and reads neither ${paths.authJson} nor the OS keyring, so codex-auth cannot change the account Codex uses (switch refuses)`, toFile);
     case 'keyring':
     case 'auto': {
       const probe = await d.keyringOk();

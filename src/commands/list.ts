@@ -4,7 +4,10 @@ import { accountLabel } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
 import type { Account, Registry, UsageWindow } from '../store/registry-schema.js';
 import { applySync, syncedView, unknownKeyMessage } from '../sync.js';
-import { renderColumns } from '../ui/table.js';
+import { type Cell, renderColumns } from '../ui/table.js';
+
+/** The ACCOUNT column: emails, workspaces, aliases; the only one shortened to fit a terminal. */
+const ACCOUNT_COLUMN = 2;
 
 export interface ListOptions {
   json?: boolean;
@@ -91,7 +94,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
 
 function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date, unknown: { keyMask: string } | null): string {
   const c = app.out.out;
-  const table: string[][] = [['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h))];
+  const table: Cell[][] = [['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h))];
   const cell = (a: Account, w: 'fiveHour' | 'weekly'): string => {
     if (a.kind === 'apikey') return '-';
     if (a.loginRequired) return c.red('login');
@@ -100,14 +103,17 @@ function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAcc
     if (u.remaining === null) return u.text;
     return u.remaining < 10 ? c.red(u.text) : u.remaining < 30 ? c.yellow(u.text) : c.green(u.text);
   };
-  const row = (m: NumberedAccount, name: string): string[] => {
+  const row = (m: NumberedAccount, name: string): Cell[] => {
     const a = m.account;
     const active = reg.activeId === a.id;
-    let account = name;
-    if (reg.fallback.keyId === a.id) account += ` ${c.cyan('[fallback]')}`;
-    if (a.loginRequired) account += ` ${c.red('[login required]')}`;
-    const cells = [active ? c.green('*') : '', String(m.number), account, a.plan, cell(a, 'fiveHour'), cell(a, 'weekly'), relativeTime(a.lastActivityAt, now)];
-    return active ? cells.map((x, i) => (i === 0 ? x : c.bold(x))) : cells;
+    let tags = '';
+    if (reg.fallback.keyId === a.id) tags += ` ${c.cyan('[fallback]')}`;
+    if (a.loginRequired) tags += ` ${c.red('[login required]')}`;
+    const b = active ? c.bold : (x: string) => x;
+    // The name (email, workspace, alias) is what a narrow terminal shortens; the tags stay.
+    const account: Cell = { text: b(name), tail: tags ? b(tags) : '' };
+    const rest = [String(m.number), account, a.plan, cell(a, 'fiveHour'), cell(a, 'weekly'), relativeTime(a.lastActivityAt, now)].map((x) => (typeof x === 'string' ? b(x) : x));
+    return [active ? c.green('*') : '', ...rest];
   };
   for (const g of groups) {
     if (g.members.length === 1) {
@@ -122,5 +128,10 @@ function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAcc
   }
   // Codex's live login, when codex-auth does not know it: never shown as another account.
   if (unknown) table.push([c.green('*'), '', `${unknown.keyMask} ${c.yellow('[unknown: codex-auth import]')}`, 'API_KEY', '-', '-', '-'].map((x, i) => (i === 0 ? x : c.bold(x))));
-  return renderColumns(table);
+  // On a terminal the table fits its width (COLUMNS first, as most CLIs do); pipes and files get
+  // every value in full.
+  if (!app.out.stdoutIsTTY) return renderColumns(table);
+  const cols = Number.parseInt(app.env.COLUMNS ?? '', 10);
+  const width = cols > 0 ? cols : app.out.columns;
+  return renderColumns(table, width ? { width, shrink: [ACCOUNT_COLUMN] } : {});
 }

@@ -74,6 +74,19 @@ function say(app: App, ev: Evaluation): void {
   }
 }
 
+/**
+ * Codex's environment: codex-auth's own, with CODEX_HOME set to the Codex home codex-auth watches
+ * (from --codex-home or CODEX_HOME, made absolute), so that the session logs it reads for a usage
+ * limit and the credentials it switches are the ones this codex uses. Without either, Codex's own
+ * default (~/.codex) is codex-auth's too, and CODEX_HOME stays unset (Codex refuses a CODEX_HOME
+ * that does not exist, and ~/.codex may not exist yet).
+ */
+export function codexEnv(app: App): NodeJS.ProcessEnv {
+  const env = { ...app.env };
+  if (app.opts.codexHome !== undefined || app.env.CODEX_HOME) env.CODEX_HOME = app.paths.codexHome;
+  return env;
+}
+
 export async function runCommand(app: App, args: unknown[]): Promise<number> {
   const codexArgs = ((args[0] as string[] | undefined) ?? []).slice();
   const bin = findCodexBinary(app.env);
@@ -89,7 +102,7 @@ export async function runCommand(app: App, args: unknown[]): Promise<number> {
   }
 
   const started = app.now();
-  const env = { ...app.env };
+  const env = codexEnv(app);
   let code = await runCodex(bin, codexArgs, env);
   const events = sessions.readRecentEvents(app.paths.codexHome, { maxFiles: 4, since: started });
   const hit = events.some((e) => e.kind === 'usage_limit' && e.at.getTime() >= started.getTime());

@@ -30,7 +30,7 @@ export async function statusCommand(app: App): Promise<number> {
   const cfg = await app.config();
   const live = await app.live();
   const active = reg.activeId ? (reg.accounts.find((a) => a.id === reg.activeId) ?? null) : null;
-  const procs = await app.ctx.codexProcesses().catch(() => []);
+  const procs = await app.ctx.codexProcesses(app.paths.codexHome).catch(() => []);
   const env: Record<string, string> = {};
   for (const k of ENV_OVERRIDES) {
     const v = app.env[k];

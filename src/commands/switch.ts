@@ -11,7 +11,7 @@ import { backupLive } from '../store/backups.js';
 import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
-import type { StampedText } from '../store/live.js';
+import { ephemeralFix, ephemeralReason, type LiveCredentials, type StampedText } from '../store/live.js';
 import { applySync, identifyLocally, localPlan, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../sync.js';
 
 export interface SwitchOptions {
@@ -63,6 +63,7 @@ export async function performSwitch(
   opts: { force?: boolean; prepared?: PreparedSync } = {},
 ): Promise<SwitchResult> {
   const live = await app.live();
+  refuseEphemeral(app, live);
   for (let attempt = 1; ; attempt += 1) {
     const prepared = (attempt === 1 ? opts.prepared : undefined) ?? (await prepareSync(app, { identify: true }));
     const view = prepared.reg ? structuredClone(prepared.reg) : await app.registry.load();
@@ -140,6 +141,12 @@ export async function performSwitch(
     if (outcome !== 'changed') return outcome;
     if (attempt >= 5) throw new CliError('live_changing', "Codex's credentials kept changing while switching (Codex is logging in or refreshing); nothing was changed. Try again in a moment.");
   }
+}
+
+/** In ephemeral mode Codex reads no stored login: a switch would claim what does not happen. */
+function refuseEphemeral(app: App, live: LiveCredentials): void {
+  if (live.mode !== 'ephemeral') return;
+  throw new CliError('ephemeral_store', `${ephemeralReason(app.paths.configToml)}; nothing was changed. To switch accounts, ${ephemeralFix(app.paths.configToml)}.`);
 }
 
 /** An account that needs a new login is not switched to, unless forced. */
@@ -224,7 +231,7 @@ function sameJson(a: string, b: string): boolean {
  */
 export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<string[]> {
   const warnings: string[] = [];
-  procs ??= await app.ctx.codexProcesses().catch(() => []);
+  procs ??= await app.ctx.codexProcesses(app.paths.codexHome).catch(() => []);
   if (procs.length > 0) {
     warnings.push(
       `${procs.length} running Codex process${procs.length > 1 ? 'es keep' : ' keeps'} the old account until restarted (pid ${procs.map((p) => p.pid).join(', ')}).`,
@@ -238,6 +245,7 @@ export async function switchWarnings(app: App, procs?: ProcessInfo[]): Promise<s
 
 export async function switchCommand(app: App, args: unknown[], opts: SwitchOptions): Promise<number> {
   const query = args[0] as string | undefined;
+  refuseEphemeral(app, await app.live()); // before the picker asks for a choice that cannot be applied
   // The sync first (no lock held: the picker may wait for the user), then the choice on it.
   const prepared = await prepareSync(app, { identify: true });
   const view = prepared.reg ? structuredClone(prepared.reg) : await app.registry.load();
@@ -245,7 +253,7 @@ export async function switchCommand(app: App, args: unknown[], opts: SwitchOptio
   const target = await selectAccount(app, view, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
   // Running Codex processes are looked up while the switch runs (Codex's locks are taken by helper
   // processes): the lookup costs nothing then.
-  const procs = app.ctx.codexProcesses().catch(() => []);
+  const procs = app.ctx.codexProcesses(app.paths.codexHome).catch(() => []);
   const result = await performSwitch(app, target.id, { kind: 'manual' }, { force: Boolean(opts.force), prepared });
   const warnings = result.switched ? await switchWarnings(app, await procs) : [];
   if (app.out.json) {

@@ -78,6 +78,20 @@ export interface LiveCredentials {
   write(text: string): Promise<void>;
 }
 
+/**
+ * Why nothing can switch Codex's account in ephemeral mode: Codex keeps its login in memory only and
+ * reads neither auth.json nor its keyring entry (verified: `codex login status` says "Not logged in"
+ * with a good auth.json beside config.toml), so whatever codex-auth writes is never used.
+ */
+export function ephemeralReason(configToml: string): string {
+  return `Codex keeps its login in memory only (cli_auth_credentials_store = "ephemeral" in ${configToml}): it reads neither auth.json nor the OS keyring, so codex-auth cannot change the account Codex uses`;
+}
+
+/** How to let codex-auth switch again. */
+export function ephemeralFix(configToml: string): string {
+  return `set cli_auth_credentials_store = "file" (or "keyring", or "auto") in ${configToml}, then log in or switch again`;
+}
+
 export class FileLiveCredentials implements LiveCredentials {
   readonly location: string;
   readonly file: string;

@@ -55,6 +55,19 @@ export const PLAIN: Palette = { level: 0, bold: same, dim: same, red: same, gree
 const STYLE = `\u{F8FF}${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}[`;
 const STYLE_SGR = new RegExp(`${STYLE.replace('[', '\\[')}([0-9;]*m)`, 'g');
 
+/** `s` cut into the palette's colour codes (odd indexes) and the text between them (even indexes). */
+export function splitStyles(s: string): string[] {
+  if (!s.includes(STYLE)) return [s];
+  const parts: string[] = [];
+  let last = 0;
+  for (const m of s.matchAll(STYLE_SGR)) {
+    parts.push(s.slice(last, m.index), m[0]);
+    last = m.index + m[0].length;
+  }
+  parts.push(s.slice(last));
+  return parts;
+}
+
 /** `s` without the palette's colours: its width on screen, a JSON value. */
 export function withoutStyles(s: string): string {
   return s.includes(STYLE) ? s.replace(STYLE_SGR, '') : s;

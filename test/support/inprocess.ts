@@ -47,6 +47,8 @@ export interface RunOptions {
   now?: Date;
   processes?: ProcessInfo[];
   platform?: NodeJS.Platform;
+  /** The terminal's width, when `tty` (default 120). */
+  columns?: number;
 }
 
 export function makeSandbox(extraEnv: Record<string, string> = {}): Sandbox {
@@ -100,7 +102,7 @@ class Sink {
 }
 
 export async function runInProcess(argv: string[], opts: RunOptions & { env: Record<string, string>; home: string; keyring?: MemoryKeyring }): Promise<Captured> {
-  const stdout = new Sink(Boolean(opts.tty));
+  const stdout = new Sink(Boolean(opts.tty), opts.columns);
   const stderr = new Sink(Boolean(opts.tty));
   const stdin = new PassThrough() as PassThrough & InStream;
   stdin.isTTY = Boolean(opts.tty);

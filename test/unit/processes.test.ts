@@ -57,3 +57,52 @@ describe('the running-Codex scan', () => {
     expect(noChildrenFile.read).toContain('/proc/3/cmdline');
   });
 });
+
+describe('the running-Codex scan, scoped to this user and this CODEX_HOME', () => {
+  /** pid → [argv, uid, environ, ppid]. */
+  function scoped(procs: Record<string, [string[], number, Record<string, string> | null, number]>) {
+    const fs: ProcFs = {
+      readdir: () => Object.keys(procs),
+      read: (f) => {
+        const m = /^\/proc\/(\d+)\/(cmdline|environ|stat)$/.exec(f);
+        const p = m ? procs[m[1] as string] : undefined;
+        if (!m || !p) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+        if (m[2] === 'cmdline') return `${p[0].join('\0')}\0`;
+        if (m[2] === 'stat') return `${m[1]} (co dex) S ${p[3]} 1 1 0`;
+        if (p[2] === null) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+        return Object.entries(p[2]).map(([k, v]) => `${k}=${v}\0`).join('');
+      },
+      owner: (f) => procs[f.slice('/proc/'.length)]?.[1] ?? -1,
+      readlink: () => '/work',
+    };
+    return fs;
+  }
+  const scope = { codexHome: '/home/u/.codex', homedir: '/home/u', uid: 1000 };
+
+  it('counts this user\'s Codex on this CODEX_HOME (set, or the default of its HOME), not other users\' or other homes\'', () => {
+    const fs = scoped({
+      '10': [['/usr/bin/codex'], 1000, { CODEX_HOME: '/home/u/.codex' }, 1],
+      '11': [['/usr/bin/codex', 'exec'], 1000, { HOME: '/home/u' }, 1], // the default ~/.codex
+      '12': [['/usr/bin/codex'], 1000, { CODEX_HOME: '/home/u/other' }, 1],
+      '13': [['/usr/bin/codex'], 1001, { CODEX_HOME: '/home/u/.codex' }, 1], // another user
+      '14': [['/usr/bin/codex'], 1000, null, 1], // environment unreadable
+      '15': [['/usr/bin/codex'], 1000, { HOME: '/home/v' }, 1], // another HOME's default
+      '16': [['/usr/bin/codex'], 1000, { CODEX_HOME: '../home/u/.codex' }, 1], // relative to its cwd (/work)
+      '17': [['/usr/bin/codex'], 1000, { CODEX_HOME: '', HOME: '/home/u' }, 1], // empty: the default
+    });
+    expect(fromProc(fs, 1, scope).map((p) => p.pid)).toEqual([10, 11, 16, 17]);
+    expect(fromProc(fs, 1, { ...scope, codexHome: '/home/u/other' }).map((p) => p.pid)).toEqual([12]);
+    expect(fromProc(fs, 1, { ...scope, codexHome: '/home/u/.codex/../.codex' }).map((p) => p.pid)).toEqual([10, 11, 16, 17]);
+  });
+
+  it('counts the npm launcher and the native codex it started once', () => {
+    const env = { CODEX_HOME: '/home/u/.codex' };
+    const fs = scoped({
+      '20': [['node', '/usr/lib/node_modules/@openai/codex/bin/codex.js', 'exec'], 1000, env, 1],
+      '21': [['/usr/lib/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex', 'exec'], 1000, env, 20],
+      '30': [['/usr/bin/codex'], 1000, env, 1], // a native codex started directly...
+      '31': [['/usr/bin/codex', 'app-server'], 1000, env, 30], // ...and one it started: two
+    });
+    expect(fromProc(fs, 1, scope).map((p) => p.pid)).toEqual([20, 30, 31]);
+  });
+});
