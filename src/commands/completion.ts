@@ -439,23 +439,25 @@ export function completionHandler(program: ProgramSpec): (app: App, args: unknow
 }
 
 /** Lenient: whatever looks like an account is offered; anything odd yields no candidates. */
-function accountsFromRegistry(text: string): Account[] {
+function accountsFromRegistry(text: string): { accounts: Account[]; nextNumber?: number } {
   const doc: unknown = JSON.parse(text);
-  if (typeof doc !== 'object' || doc === null) return [];
+  if (typeof doc !== 'object' || doc === null) return { accounts: [] };
   const list = (doc as { accounts?: unknown }).accounts;
-  if (!Array.isArray(list)) return [];
-  return list.filter(
+  if (!Array.isArray(list)) return { accounts: [] };
+  const next = (doc as { nextNumber?: unknown }).nextNumber;
+  const accounts = list.filter(
     (a): a is Account =>
       typeof a === 'object' && a !== null && typeof (a as Account).id === 'string' && ((a as Account).kind === 'chatgpt' || (a as Account).kind === 'apikey'),
   );
+  return typeof next === 'number' ? { accounts, nextNumber: next } : { accounts };
 }
 
 /** No control or bidi character (src/domain/display.ts): a candidate is typed into the command line as it is. */
 const PRINTABLE = /^[^\p{Cc}\p{Bidi_Control}]+$/u;
 
 /** Candidates for an account QUERY: aliases, emails, row numbers, as `value<TAB>description`. */
-export function accountCandidates(accounts: readonly Account[]): string[] {
-  const list = numbered(accounts);
+export function accountCandidates(accounts: readonly Account[], nextNumber?: number): string[] {
+  const list = numbered(accounts, nextNumber);
   const out: string[] = [];
   const seen = new Set<string>();
   const add = (value: string | null | undefined, description: string): void => {
@@ -482,7 +484,8 @@ export function accountCandidates(accounts: readonly Account[]): string[] {
 export async function completeCommand(app: App, args: unknown[]): Promise<number> {
   try {
     if (args[0] !== 'accounts') return 0;
-    const lines = accountCandidates(accountsFromRegistry(fs.readFileSync(app.paths.registry, 'utf8')));
+    const { accounts, nextNumber } = accountsFromRegistry(fs.readFileSync(app.paths.registry, 'utf8'));
+    const lines = accountCandidates(accounts, nextNumber);
     if (lines.length) app.ctx.stdout.write(`${lines.join('\n')}\n`);
   } catch {
     /* no candidates */

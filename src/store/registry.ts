@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { assignNumbers } from '../domain/view.js';
 import { CliError, errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import { symlinkError, withFileLock } from './lock.js';
@@ -89,6 +90,13 @@ export class RegistryStore {
    * or newer version, a torn disk — everything else is validated in full.
    */
   async load(): Promise<Registry> {
+    const reg = await this.loadAsStored();
+    // Every account gets its stable number in memory; it is written with the next change (update()).
+    assignNumbers(reg);
+    return reg;
+  }
+
+  private async loadAsStored(): Promise<Registry> {
     const read = readStamped(this.paths.registry);
     if (read === null) return emptyRegistry();
     const text = read.text;
@@ -218,6 +226,8 @@ export class RegistryStore {
         const recordBefore = reg.liveFile;
         const out = fn(reg);
         if (out instanceof Promise) throw new Error('RegistryStore.update: fn must be synchronous (no I/O under the registry lock)');
+        // Accounts added by fn get their numbers here, after those the registry had.
+        assignNumbers(reg);
         const after = JSON.stringify(reg);
         if (after !== before && (reg.liveFile === recordBefore || changedBesidesRecord(reg, recordBefore, before))) this.save(reg, after);
         return out;
