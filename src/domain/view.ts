@@ -129,10 +129,13 @@ export function foldText(s: string): string {
 /** A row number: a plain number without leading zeros. Anything else (`0010`, `-1`, `+3`) is text. */
 export const ROW_NUMBER = /^[1-9][0-9]*$/;
 
-/** What `list` shows of an account, for fragments: never its internal id. */
+/**
+ * What `list` shows of an account, for fragments: never its internal id, nor the workspace-id
+ * prefix of a label (it is a piece of the id).
+ */
 function visibleTexts(x: NumberedAccount): string[] {
   const a = x.account;
-  return [a.alias, a.email, a.name, a.workspaceTitle, a.plan, a.kind === 'apikey' ? a.keyMask : null, x.label].filter(
+  return [a.alias, a.email, a.name, a.workspaceTitle, a.plan, a.kind === 'apikey' ? a.keyMask : null].filter(
     (s): s is string => typeof s === 'string' && s !== '',
   );
 }
@@ -140,8 +143,8 @@ function visibleTexts(x: NumberedAccount): string[] {
 /**
  * Resolve a QUERY. A plain number without leading zeros is a row number and nothing else. Otherwise,
  * compared case-insensitively after Unicode NFC normalisation (foldText), exact matches win over
- * fragments in this order: alias, email, id (ids match only whole), then a label as `list` shows it;
- * then a unique fragment of what `list` shows (email, alias, name, workspace, plan, key mask, label).
+ * fragments in this order: alias, email, id (ids match only whole); then a unique fragment of what
+ * `list` shows (email, alias, name, workspace title, plan, key mask).
  * When the exact matches of different kinds name different accounts (an alias that equals another
  * account's email, say), the query is ambiguous rather than picking one of them.
  */
@@ -169,12 +172,9 @@ export function resolveQuery(query: string, list: readonly NumberedAccount[]): R
     // names one account while another kind of exact match names another: ambiguous too.
     return { kind: 'many', matches: list.filter((x) => all.includes(x)) };
   }
-  const tiers: Array<(x: NumberedAccount) => boolean> = [(x) => same(x.label), (x) => visibleTexts(x).some((s) => foldText(s).includes(lower))];
-  for (const test of tiers) {
-    const matches = list.filter(test);
-    if (matches.length === 1) return { kind: 'one', match: matches[0] as NumberedAccount };
-    if (matches.length > 1) return { kind: 'many', matches };
-  }
+  const matches = list.filter((x) => visibleTexts(x).some((s) => foldText(s).includes(lower)));
+  if (matches.length === 1) return { kind: 'one', match: matches[0] as NumberedAccount };
+  if (matches.length > 1) return { kind: 'many', matches };
   return { kind: 'none' };
 }
 
