@@ -135,7 +135,9 @@ export const ROW_NUMBER = /^[1-9][0-9]*$/;
  */
 function visibleTexts(x: NumberedAccount): string[] {
   const a = x.account;
-  return [a.alias, a.email, a.name, a.workspaceTitle, a.plan, a.kind === 'apikey' ? a.keyMask : null].filter(
+  // The label as list shows it, less the workspace-id prefix: "Acme (team)", "plus workspace".
+  const label = a.alias || a.kind === 'apikey' || a.workspaceTitle ? x.label : `${a.plan} workspace`;
+  return [a.alias, a.email, a.name, a.workspaceTitle, a.plan, a.kind === 'apikey' ? a.keyMask : null, label].filter(
     (s): s is string => typeof s === 'string' && s !== '',
   );
 }
@@ -144,7 +146,7 @@ function visibleTexts(x: NumberedAccount): string[] {
  * Resolve a QUERY. A plain number without leading zeros is a row number and nothing else. Otherwise,
  * compared case-insensitively after Unicode NFC normalisation (foldText), exact matches win over
  * fragments in this order: alias, email, id (ids match only whole); then a unique fragment of what
- * `list` shows (email, alias, name, workspace title, plan, key mask).
+ * `list` shows (email, alias, name, workspace title, plan, key mask, the row label less any id part).
  * When the exact matches of different kinds name different accounts (an alias that equals another
  * account's email, say), the query is ambiguous rather than picking one of them.
  */

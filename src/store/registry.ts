@@ -90,13 +90,6 @@ export class RegistryStore {
    * or newer version, a torn disk — everything else is validated in full.
    */
   async load(): Promise<Registry> {
-    const reg = await this.loadAsStored();
-    // Every account gets its stable number in memory; it is written with the next change (update()).
-    assignNumbers(reg);
-    return reg;
-  }
-
-  private async loadAsStored(): Promise<Registry> {
     const read = readStamped(this.paths.registry);
     if (read === null) return emptyRegistry();
     const text = read.text;
@@ -222,6 +215,9 @@ export class RegistryStore {
       this.paths.registryLock,
       async () => {
         const reg = await this.load();
+        // Accounts without a stable number (a registry from before numbers, an older codex-auth)
+        // get the ones readers already compute for them (numbered()); saved with the next change.
+        assignNumbers(reg);
         const before = JSON.stringify(reg);
         const recordBefore = reg.liveFile;
         const out = fn(reg);
