@@ -51,7 +51,7 @@ export class NeedsPicker extends Error {
 }
 
 export async function selectAccount(app: App, reg: Registry, query: string | undefined, opts: SelectOptions): Promise<Account> {
-  const list = numbered(reg.accounts);
+  const list = numbered(reg.accounts, reg.nextNumber);
   if (list.length === 0) {
     throw new CliError('no_accounts', 'There are no accounts yet. Add one with "codex-auth login", "codex-auth import PATH" or "codex-auth add-api-key".');
   }
@@ -70,7 +70,10 @@ export async function selectAccount(app: App, reg: Registry, query: string | und
   const r = resolveQuery(query, list);
   if (r.kind === 'one') return r.match.account;
   if (r.kind === 'none') {
-    throw new CliError('not_found', `No account matches ${quoted(query)}. Accounts:\n${candidates(list)}`, 1, { query });
+    // A plain number is only ever a row number: it never falls through to text matching, so the
+    // number of a removed account cannot silently pick another one.
+    const why = r.number === undefined ? '' : `: no account has number ${r.number} (numbers stay with their account until it is removed, and are never reused)`;
+    throw new CliError('not_found', `No account matches ${quoted(query)}${why}. Accounts:\n${candidates(list)}`, 1, { query });
   }
   if (interactive(app)) {
     if (opts.noPicker) throw new NeedsPicker();

@@ -40,7 +40,7 @@ export interface Completion {
 }
 
 /** The registry's accounts for the Codex home given on the command line (`--codex-home DIR`), if any. */
-export type AccountSource = (codexHome: string | undefined) => readonly Account[];
+export type AccountSource = (codexHome: string | undefined) => { accounts: readonly Account[]; nextNumber?: number };
 
 const HELP_OPTION: OptionSpec = { long: 'help', short: 'h', description: 'show help' };
 const HELP_COMMAND: CommandSpec = { name: 'help', description: 'display help for command' };
@@ -57,8 +57,8 @@ function describe(text: string): string {
 }
 
 /** Candidates for an account QUERY: aliases, emails, row numbers (with their descriptions). */
-export function accountCandidates(accounts: readonly Account[]): Candidate[] {
-  const list = numbered(accounts);
+export function accountCandidates(accounts: readonly Account[], nextNumber?: number): Candidate[] {
+  const list = numbered(accounts, nextNumber);
   const out: Candidate[] = [];
   const seen = new Set<string>();
   const add = (value: string | null | undefined, description: string): void => {
@@ -174,7 +174,7 @@ function values(kind: ValueKind | undefined, choices: readonly string[] | undefi
   if (choices) return { candidates: startingWith(choices.map((value) => ({ value })), prefix), directive: DIRECTIVE.noFiles | DIRECTIVE.keepOrder };
   if (kind === 'files') return { candidates: [], directive: DIRECTIVE.files };
   if (kind === 'dirs') return { candidates: [], directive: DIRECTIVE.dirs };
-  if (kind === 'accounts') return { candidates: startingWith(accountCandidates(accounts(codexHome)), prefix), directive: DIRECTIVE.noFiles | DIRECTIVE.keepOrder };
+  if (kind === 'accounts') return { candidates: startingWith(((r) => accountCandidates(r.accounts, r.nextNumber))(accounts(codexHome)), prefix), directive: DIRECTIVE.noFiles | DIRECTIVE.keepOrder };
   return { candidates: [], directive: DIRECTIVE.noFiles };
 }
 

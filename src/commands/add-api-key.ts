@@ -3,7 +3,7 @@
  * with GET /v1/me, and register it as an account; the first one becomes the fallback key.
  */
 import type { App } from '../app.js';
-import { apiKeyIdentity, describeAccount, identityFields, newAccount, validateAlias } from '../domain/accounts.js';
+import { aliasClash, apiKeyIdentity, describeAccount, identityFields, newAccount, normalizeAlias, validateAlias } from '../domain/accounts.js';
 import { apiKeyAccountId, apiKeyAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
 import { looksLikeApiKey, maskKey } from '../domain/mask.js';
 import { CliError, usageError } from '../errors.js';
@@ -64,8 +64,9 @@ export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKe
 
   const aliasFree = (reg: Registry) => {
     if (opts.alias === undefined) return;
-    const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === opts.alias?.trim().toLowerCase() && apiKeyHashOf(a) !== hash);
-    if (holder) throw usageError('alias_taken', `The alias "${opts.alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+    const known = reg.accounts.find((a) => apiKeyHashOf(a) === hash);
+    const clash = aliasClash(reg.accounts, opts.alias, known ?? identity);
+    if (clash) throw usageError('alias_taken', `The alias ${JSON.stringify(normalizeAlias(opts.alias))} cannot be used: ${clash}. Nothing was stored.`);
   };
   // The sync, and the key stored (the OS keyring, by default), before the registry lock is taken:
   // no network and no keyring I/O happens while it is held (src/store/registry.ts).
@@ -96,7 +97,7 @@ export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKe
       account = newAccount(identity, auth, ref, now);
       reg.accounts.push(account);
     }
-    if (opts.alias !== undefined) account.alias = opts.alias.trim();
+    if (opts.alias !== undefined) account.alias = normalizeAlias(opts.alias);
     reg.removedLiveIds = reg.removedLiveIds.filter((id) => id !== account.id);
     // Codex's live login was this key, unknown until now: it is the active account.
     applySync(reg, view.live, now);

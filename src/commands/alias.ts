@@ -1,6 +1,6 @@
 /** `codex-auth alias QUERY NAME` / `codex-auth alias QUERY --clear`. */
 import type { App } from '../app.js';
-import { describeAccount, validateAlias } from '../domain/accounts.js';
+import { aliasClash, describeAccount, normalizeAlias, validateAlias } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import { selectAccount } from '../select.js';
 import { applySync, syncedView } from '../sync.js';
@@ -22,14 +22,14 @@ export async function aliasCommand(app: App, args: unknown[], opts: AliasOptions
   // The sync (and its I/O) first; the registry lock below is held only to rename (src/store/registry.ts).
   const view = await syncedView(app);
   const target = await selectAccount(app, view.reg, query, { verb: 'name', command: 'codex-auth alias' });
-  const alias = name?.trim() ?? null;
+  const alias = name === undefined ? null : normalizeAlias(name);
   const account = await app.registry.update((reg) => {
     applySync(reg, view.live, app.now());
     const acc = reg.accounts.find((a) => a.id === target.id);
     if (!acc) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
     if (alias !== null) {
-      const holder = reg.accounts.find((a) => a.id !== acc.id && a.alias?.toLowerCase() === alias.toLowerCase());
-      if (holder) throw usageError('alias_taken', `The alias "${alias}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+      const clash = aliasClash(reg.accounts, alias, acc);
+      if (clash) throw usageError('alias_taken', `The alias ${JSON.stringify(alias)} cannot be used: ${clash}. Nothing was changed.`);
     }
     if (acc.alias !== alias) {
       acc.alias = alias;

@@ -148,7 +148,7 @@ export function completeHandler(program: ProgramSpec): (app: App, args: unknown[
         const flag = codexHome?.replace(/^~(?=\/|$)/, () => app.ctx.homedir);
         return peekAccounts(resolvePaths({ ...(flag !== undefined ? { codexHomeFlag: flag } : {}), env: app.env, homedir: app.ctx.homedir, cwd: app.ctx.cwd }).registry);
       } catch {
-        return [];
+        return { accounts: [] };
       }
     };
     let out: string;

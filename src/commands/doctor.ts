@@ -479,7 +479,7 @@ async function checkRegistry(paths: Paths, read: RegistryRead, secrets: SecretRe
   const broken: string[] = [];
   const unchecked: string[] = [];
   const missingNumbers: number[] = [];
-  for (const { number, account } of numbered(reg.accounts)) {
+  for (const { number, account } of numbered(reg.accounts, reg.nextNumber)) {
     const name = `#${number} ${describeAccount(account)}`;
     if (account.secret.store === 'keyring' && !keyringUp) {
       unchecked.push(name);

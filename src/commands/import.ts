@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { App } from '../app.js';
 import { recordSettled, type Settled, settleLocked, withTokenLock } from '../credentials.js';
-import { compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta, validateAlias } from '../domain/accounts.js';
+import { aliasClash, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, normalizeAlias, snapshotMeta, validateAlias } from '../domain/accounts.js';
 import { AuthFileError, type ParsedAuth, parseAuthJson } from '../domain/authfile.js';
 import { CliError, describeError, errnoCode, usageError } from '../errors.js';
 import type { StampedText } from '../store/live.js';
@@ -139,7 +139,7 @@ export async function importSources(app: App, sources: Source[], results: Result
   }
   if (opts.alias !== undefined) {
     const alias = opts.alias;
-    for (const item of identified) aliasFree(snapshot, alias, item.identity.id);
+    for (const item of identified) aliasFree(snapshot, alias, item.identity);
   }
 
   // Step 2, under each account's token lock (never the registry lock): save the credentials.
@@ -211,9 +211,9 @@ interface Saved {
   written: StampedText | null;
 }
 
-function aliasFree(reg: Registry, alias: string, id: string): void {
-  const holder = reg.accounts.find((a) => a.alias?.toLowerCase() === alias.trim().toLowerCase() && a.id !== id);
-  if (holder) throw usageError('alias_taken', `The alias "${alias.trim()}" already names ${describeAccount(holder)}; choose another or clear it first.`);
+function aliasFree(reg: Registry, alias: string, identity: Identity): void {
+  const clash = aliasClash(reg.accounts, alias, identity);
+  if (clash) throw usageError('alias_taken', `The alias ${JSON.stringify(normalizeAlias(alias))} cannot be used: ${clash}. Nothing was imported.`);
 }
 
 /** Record one saved source in `reg` (pure: under the registry lock). The stored snapshot is recorded by recordSettled. */
@@ -221,7 +221,7 @@ function apply(app: App, reg: Registry, x: Saved, alias: string | undefined): Re
   const { item, settled } = x;
   const { src, auth, identity } = item;
   const now = app.now();
-  if (alias !== undefined) aliasFree(reg, alias, identity.id);
+  if (alias !== undefined) aliasFree(reg, alias, identity);
   reg.removedLiveIds = reg.removedLiveIds.filter((id) => id !== identity.id);
   let account = reg.accounts.find((a) => a.id === identity.id);
   let status: Status;
@@ -238,8 +238,8 @@ function apply(app: App, reg: Registry, x: Saved, alias: string | undefined): Re
     status = 'unchanged';
     if (settled.stored && compareSnapshotMeta(snapshotMeta(auth), snapshotMeta(settled.stored)) === 'older') reason = 'the stored copy is newer';
   }
-  if (alias !== undefined && account.alias !== alias.trim()) {
-    account.alias = alias.trim();
+  if (alias !== undefined && account.alias !== normalizeAlias(alias)) {
+    account.alias = normalizeAlias(alias);
     account.updatedAt = now.toISOString();
     if (status === 'unchanged') {
       status = 'updated';

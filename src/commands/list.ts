@@ -74,7 +74,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
     }
   }
   const now = app.now();
-  const groups = orderAccounts(reg.accounts);
+  const groups = orderAccounts(reg.accounts, reg.nextNumber);
   if (opts.json) {
     app.out.document({
       active: reg.activeId,

@@ -22,7 +22,7 @@ export async function refreshCommand(app: App, args: unknown[], opts: RefreshOpt
     const a = await selectAccount(app, reg, query, { verb: 'refresh', command: 'codex-auth refresh' });
     targets = [a];
   } else {
-    targets = numbered(reg.accounts).map((m) => m.account);
+    targets = numbered(reg.accounts, reg.nextNumber).map((m) => m.account);
   }
   targets = targets.filter((a) => a.kind === 'chatgpt');
   if (targets.length === 0) {

@@ -111,13 +111,45 @@ export function compareSnapshotMeta(candidate: Account['snapshot'], stored: Acco
   return 'newer';
 }
 
-/** Alias rules: 1–64 printable characters, not only digits (those are row numbers), not "-". */
+/** How aliases are compared with each other and with emails and ids: Unicode NFC, then lower case. */
+function fold(s: string): string {
+  return s.normalize('NFC').toLowerCase();
+}
+
+/**
+ * Alias rules: 1–64 printable characters; not only digits (a plain number is a row number), not
+ * "-" (the previous account) and not starting with "-" (it would read as an option).
+ */
 export function validateAlias(name: string): string | null {
   const n = name.trim();
   if (n === '') return 'an alias cannot be empty';
   if (n.length > 64) return 'an alias can have at most 64 characters';
-  if (/^\d+$/.test(n)) return 'an alias cannot be only digits (those select row numbers)';
+  if (/^\d+$/.test(n)) return 'an alias cannot be only digits (a number selects an account by its number)';
   if (n === '-') return '"-" selects the previous account and cannot be an alias';
+  if (n.startsWith('-')) return 'an alias cannot start with "-" (it would read as an option)';
   if (/[\u0000-\u001f\u007f]/.test(n)) return 'an alias cannot contain control characters';
+  return null;
+}
+
+/** The alias as it is stored: trimmed, Unicode NFC. */
+export function normalizeAlias(name: string): string {
+  return name.trim().normalize('NFC');
+}
+
+/**
+ * Why `alias` cannot name the account `self` (already in `accounts` or about to be added), or null:
+ * an alias never equals any account's email or id, nor another account's alias (case-insensitive,
+ * Unicode-normalised), so a QUERY that is an email, an id or an alias names one account only.
+ */
+export function aliasClash(accounts: readonly Account[], alias: string, self: { id: string; email?: string | null }): string | null {
+  const want = fold(alias.trim());
+  const all: Array<Pick<Account, 'id' | 'email' | 'alias'> & { account?: Account }> = accounts.map((a) => ({ id: a.id, email: a.email, alias: a.alias, account: a }));
+  if (!accounts.some((a) => a.id === self.id)) all.push({ id: self.id, email: self.email ?? null, alias: null });
+  const name = (x: (typeof all)[number]) => (x.account ? describeAccount(x.account) : 'the account being added');
+  for (const x of all) {
+    if (x.email && fold(x.email) === want) return `it is the email of ${name(x)}; an alias cannot equal an account's email`;
+    if (fold(x.id) === want) return `it is the id of ${name(x)}; an alias cannot equal an account's id`;
+    if (x.id !== self.id && x.alias && fold(x.alias) === want) return `it already names ${name(x)}; choose another or clear that alias first`;
+  }
   return null;
 }

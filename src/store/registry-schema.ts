@@ -29,6 +29,12 @@ export const SecretRef = z.object({
 
 export const Account = z.looseObject({
   id: z.string().min(1),
+  /**
+   * The account's stable number, shown by `list` and accepted as a QUERY: given at creation, kept
+   * until the account is removed, never reused. Absent in registries written before numbers; an
+   * invalid one is dropped here and a new one given on load (src/domain/view.ts stableNumbers).
+   */
+  number: z.number().int().positive().optional().catch(undefined),
   kind: z.enum(['chatgpt', 'apikey']),
   email: z.string().nullable(),
   alias: z.string().nullable(),
@@ -86,6 +92,8 @@ export const Registry = z.looseObject({
   /** When the active account became active (session-log events before it belong to another). */
   activeSince: z.string().nullable().default(null),
   accounts: z.array(Account),
+  /** The next account number to give: above every number ever given, so removed ones are not reused. */
+  nextNumber: z.number().int().positive().optional().catch(undefined),
   /** Accounts the user removed while they were Codex's live login: sync does not re-add them. */
   removedLiveIds: z.array(z.string()).default([]),
   fallback: FallbackConfig,

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { assignNumbers } from '../domain/view.js';
 import { CliError, errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import { symlinkError, withFileLock } from './lock.js';
@@ -214,10 +215,15 @@ export class RegistryStore {
       this.paths.registryLock,
       async () => {
         const reg = await this.load();
+        // Accounts without a stable number (a registry from before numbers, an older codex-auth)
+        // get the ones readers already compute for them (numbered()); saved with the next change.
+        assignNumbers(reg);
         const before = JSON.stringify(reg);
         const recordBefore = reg.liveFile;
         const out = fn(reg);
         if (out instanceof Promise) throw new Error('RegistryStore.update: fn must be synchronous (no I/O under the registry lock)');
+        // Accounts added by fn get their numbers here, after those the registry had.
+        assignNumbers(reg);
         const after = JSON.stringify(reg);
         if (after !== before && (reg.liveFile === recordBefore || changedBesidesRecord(reg, recordBefore, before))) this.save(reg, after);
         return out;

@@ -324,8 +324,9 @@ describe('doctor', () => {
     expect(r.code).toBe(1);
     expect(check('registry')).toMatchObject({
       status: 'fail',
-      message: '1 account cannot be switched to: #2 bob@example.com (pro) (no stored secret)',
-      fix: 'codex-auth remove 2 --yes, then add it again (codex-auth login / codex-auth add-api-key)',
+      // bob was added first: his number stays 1 after alice, who sorts before him, is added.
+      message: '1 account cannot be switched to: #1 bob@example.com (pro) (no stored secret)',
+      fix: 'codex-auth remove 1 --yes, then add it again (codex-auth login / codex-auth add-api-key)',
     });
   });
 

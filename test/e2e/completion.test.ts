@@ -159,7 +159,7 @@ beforeAll(async () => {
     fs.writeFileSync(p, JSON.stringify(doc));
     return p;
   });
-  for (const args of [['import', ...files], ['alias', 'acc-team', 'work']]) {
+  for (const args of [['import', ...files], ['alias', 'team', 'work']]) {
     const r = await runBin(args, { home, codexHome });
     transcript.push(r.stdout, r.stderr);
     expect(r.code).toBe(0);

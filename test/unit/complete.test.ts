@@ -34,7 +34,7 @@ function source(accounts: readonly Account[] = ACCOUNTS): AccountSource & { home
   const homes: (string | undefined)[] = [];
   return Object.assign((home: string | undefined) => {
     homes.push(home);
-    return accounts;
+    return { accounts };
   }, { homes });
 }
 
@@ -116,6 +116,17 @@ describe('arguments', () => {
     expect(values(['alias', ''])).toEqual(['work', 'alice@example.com', 'bob@example.com', '1', '2', '3']);
     expect(complete(PROGRAM, ['alias', 'work', ''], source())).toEqual({ candidates: [], directive: DIRECTIVE.noFiles }); // NAME: free text
     expect(complete(PROGRAM, ['switch', 'work', ''], source())).toEqual({ candidates: [], directive: DIRECTIVE.noFiles }); // one QUERY only
+  });
+
+  it('numbers accounts the way list does: stored numbers, and the registry counter for one without', () => {
+    const stored = [acc({ id: 'chatgpt::u-b::b', email: 'bob@example.com', number: 4 }), acc({ id: 'chatgpt::u-c::c', email: 'carol@example.com' })];
+    const numbers = (nextNumber?: number) =>
+      complete(PROGRAM, ['switch', ''], () => (nextNumber === undefined ? { accounts: stored } : { accounts: stored, nextNumber }))
+        .candidates.filter((c) => /^[0-9]+$/.test(c.value))
+        .map((c) => `${c.value} ${c.description}`);
+    expect(numbers()).toEqual(['4 bob@example.com (plus)', '5 carol@example.com (plus)']);
+    // Numbers 5..8 were given before and removed: the counter says the next one is 9, as list shows.
+    expect(numbers(9)).toEqual(['4 bob@example.com (plus)', '9 carol@example.com (plus)']);
   });
 
   it('reads the accounts only for a QUERY, from the --codex-home given on the command line', () => {

@@ -545,16 +545,24 @@ describe('fuzz: QUERY resolution', () => {
           expect(new Set(r.matches).size).toBe(r.matches.length);
         }
         if (q === '') expect(r.kind).toBe('none');
-        else if (/^\d+$/.test(q)) {
+        else if (/^[1-9]\d*$/.test(q)) {
+          // A plain number without leading zeros is a row number and nothing else.
           const n = Number(q);
           if (n >= 1 && n <= list.length) expect(r.kind === 'one' && r.match.number === n).toBe(true);
-          else expect(r.kind).toBe('none');
+          else expect(r).toEqual({ kind: 'none', number: n });
         } else {
-          const byId = list.filter((x) => x.account.id === q);
-          if (byId.length === 1) expect(r.kind === 'one' && r.match.account.id === q).toBe(true);
-          const byAlias = list.filter((x) => (x.account.alias ?? '').toLowerCase() === q.toLowerCase());
-          if (byId.length === 0 && byAlias.length === 1) expect(r.kind === 'one' && r.match === byAlias[0]).toBe(true);
-          if (byId.length === 0 && byAlias.length > 1) expect(r.kind).toBe('many');
+          // Exact alias, email and id matches (ids only whole) win; naming different accounts, they are ambiguous.
+          const fold = (s: string) => s.normalize('NFC').toLowerCase();
+          const fq = fold(q.normalize('NFC'));
+          const exact = list.filter((x) => x.account.id === q.normalize('NFC') || [x.account.alias, x.account.email].some((s) => typeof s === 'string' && fold(s) === fq));
+          if (exact.length === 1) expect(r.kind === 'one' && r.match === exact[0]).toBe(true);
+          if (exact.length > 1) expect(r.kind).toBe('many');
+          // A fragment of an internal id alone never resolves.
+          if (exact.length === 0 && r.kind === 'one') {
+            const a = r.match.account;
+            const visible = [a.alias, a.email, a.name, a.workspaceTitle, a.plan, a.kind === 'apikey' ? a.keyMask : null, r.match.label.replace(/ workspace .*$/, ' workspace')];
+            expect(visible.some((s) => typeof s === 'string' && fold(s).includes(fq))).toBe(true);
+          }
         }
       }),
       runs(4000),
