@@ -216,7 +216,7 @@ describe('numbers stay with their account', () => {
     expect(table).toMatch(/^\s+4\s+aaron@example\.com/m);
     expect(table).toMatch(/^\s+3\s+carol@example\.com/m);
     // The completion candidates carry the same numbers.
-    const c = await sb.run(['__complete', 'accounts']);
+    const c = await sb.run(['__complete', 'switch', '']);
     expect(c.stdout).toMatch(/^4\taaron@example\.com/m);
     expect(c.stdout).not.toMatch(/^2\t/m);
     // The number names the same account everywhere.
