@@ -1,0 +1,183 @@
+/**
+ * Edges of import, the registry and --json output (issue 13): special files, stdin, symlinks, badly
+ * shaped keys, a registry that is not a file or lists an account twice, homes that cannot be
+ * written, and one JSON document per --json command.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type FakeOpenAI as Fake, FakeOpenAI } from '../support/fake-openai.js';
+import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { apiKeyAuth, type ChatgptAuthDoc, chatgptAuth, fakeApiKey } from '../support/jwt.js';
+
+const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
+const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
+
+let fake: Fake;
+let sb: Sandbox;
+const secrets: string[] = [];
+
+function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
+  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
+  return doc;
+}
+
+function writeFile(name: string, doc: object | string): string {
+  const p = path.join(sb.root, 'in', name);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, typeof doc === 'string' ? doc : JSON.stringify(doc));
+  return p;
+}
+
+function regFile(): string {
+  return path.join(sb.codexHome, 'codex-auth', 'registry.json');
+}
+
+function registry(): { activeId: string | null; accounts: Array<Record<string, any>> } {
+  return JSON.parse(fs.readFileSync(regFile(), 'utf8'));
+}
+
+function mkfifo(p: string): void {
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  execFileSync('mkfifo', [p]);
+}
+
+beforeAll(async () => {
+  fake = await FakeOpenAI.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(() => {
+  sb = makeSandbox({ CODEX_AUTH_OPENAI_BASE_URL: '' });
+  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
+  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
+});
+afterEach(() => {
+  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
+  sb.cleanup();
+});
+
+describe('import: files that are not regular files', () => {
+  it('skips a FIFO given as PATH without blocking on it, and imports the rest', async () => {
+    const fifo = path.join(sb.root, 'in', 'pipe.json');
+    mkfifo(fifo);
+    const good = writeFile('good.json', remember(chatgptAuth(ALICE)));
+    const r = await sb.run(['import', fifo, good]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^skipped\s+.*pipe\.json \(not a regular file: a FIFO\)$/m);
+    expect(r.stdout).toMatch(/^imported\s+.*good\.json/m);
+  });
+
+  it('skips a FIFO and a directory named *.json found in a directory, each with its reason', async () => {
+    mkfifo(path.join(sb.root, 'in', 'dir', 'pipe.json'));
+    fs.mkdirSync(path.join(sb.root, 'in', 'dir', 'folder.json'));
+    writeFile('dir/a.json', remember(chatgptAuth(ALICE)));
+    const r = await sb.run(['import', path.join(sb.root, 'in', 'dir')]);
+    expect(r.stdout).toMatch(/^skipped\s+.*dir\/pipe\.json \(not a regular file: a FIFO\)$/m);
+    expect(r.stdout).toMatch(/^skipped\s+.*dir\/folder\.json \(a directory \(use -r to search subdirectories\)\)$/m);
+    expect(r.stdout).toMatch(/^imported\s+.*dir\/a\.json/m);
+    expect(r.code).toBe(1);
+  });
+
+  it('skips a device given as PATH', async () => {
+    const r = await sb.run(['import', '/dev/zero']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^skipped\s+\/dev\/zero \(not a regular file: a character device\)$/m);
+  });
+});
+
+describe('import -', () => {
+  it('reads one auth.json from standard input', async () => {
+    const doc = remember(chatgptAuth(ALICE));
+    const r = await sb.run(['import', '-', '--alias', 'piped'], { input: JSON.stringify(doc) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^imported\s+\(standard input\)\s+piped — alice@example\.com \(plus\)$/m);
+    expect(registry().accounts).toMatchObject([{ id: 'chatgpt::user-alice::acc-alice', alias: 'piped' }]);
+    const stored = fs.readFileSync(path.join(sb.codexHome, 'codex-auth', 'accounts', 'chatgpt__user-alice__acc-alice.json'), 'utf8');
+    expect(JSON.parse(stored)).toEqual(doc);
+  });
+
+  it('refuses empty, invalid and oversized input clearly, storing nothing', async () => {
+    const empty = await sb.run(['import', '-'], { input: '' });
+    expect(empty.code).toBe(1);
+    expect(empty.stdout).toMatch(/^skipped\s+\(standard input\) \(invalid auth\.json: it is empty\)$/m);
+    const bad = await sb.run(['import', '-'], { input: '{"tokens":' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('(standard input) (invalid auth.json: it is not valid JSON)');
+    const big = await sb.run(['import', '-'], { input: `{"x":"${'a'.repeat(1024 * 1024 + 10)}"}` });
+    expect(big.code).toBe(1);
+    expect(big.stdout).toContain('(standard input) (cannot read it (stdin is larger than 1 MiB))');
+    expect(fs.existsSync(regFile())).toBe(false);
+  });
+
+  it('is allowed only once', async () => {
+    const r = await sb.run(['import', '-', '-'], { input: '{}' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('"-" (standard input) can be given only once');
+  });
+});
+
+describe('import: symbolic links', () => {
+  it('follows links to regular files (and says so), skips broken links and linked directories with a reason', async () => {
+    const target = writeFile('elsewhere/alice.json', remember(chatgptAuth(ALICE)));
+    const dir = path.join(sb.root, 'in', 'dir');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.symlinkSync(target, path.join(dir, 'link.json'));
+    fs.symlinkSync(path.join(sb.root, 'nowhere.json'), path.join(dir, 'broken.json'));
+    fs.mkdirSync(path.join(dir, 'sub'));
+    writeFile('dir/sub/b.json', remember(chatgptAuth(BOB)));
+    // A loop: dir/sub/up -> dir.
+    fs.symlinkSync(dir, path.join(dir, 'sub', 'up'));
+    const r = await sb.run(['import', '-r', dir]);
+    expect(r.stdout).toMatch(/^imported\s+.*dir\/link\.json\s+alice@example\.com \(plus\) \(a link to .*elsewhere\/alice\.json\)$/m);
+    expect(r.stdout).toMatch(/^skipped\s+.*dir\/broken\.json \(a broken symbolic link\)$/m);
+    expect(r.stdout).toMatch(/^skipped\s+.*dir\/sub\/up \(a symbolic link to a directory: not followed\)$/m);
+    expect(r.stdout).toMatch(/^imported\s+.*dir\/sub\/b\.json\s+bob@example\.com/m);
+    expect(r.code).toBe(1);
+    expect(registry().accounts).toHaveLength(2);
+  });
+});
+
+describe('API keys that are not key-shaped', () => {
+  it('import skips an auth.json whose key does not look like an API key, asking no one', async () => {
+    const before = fake.requests({ path: '/v1/me' }).length;
+    const r = await sb.run(['import', writeFile('k.json', { auth_mode: 'apikey', OPENAI_API_KEY: 'hello-world' })]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/k\.json \(its OPENAI_API_KEY does not look like an OpenAI API key \(expected "sk-" followed by letters, digits, "-" or "_"\)\)$/m);
+    expect(fake.requests({ path: '/v1/me' }).length).toBe(before);
+    expect(fs.existsSync(regFile())).toBe(false);
+  });
+
+  it.each([
+    ['a newline', (k: string) => `${k.slice(0, 10)}\n${k.slice(10)}`, 'a newline at position 11'],
+    ['a control character', (k: string) => `${k.slice(0, 12)}\x07${k.slice(12)}`, 'a control character (U+0007) at position 13'],
+    ['a non-ASCII character', (k: string) => `${k.slice(0, 5)}é${k.slice(5)}`, 'a non-ASCII character (U+00E9) at position 6'],
+  ])('a key with %s is refused before any request, naming the position, never the key', async (_n, mangle, what) => {
+    const key = mangle(fakeApiKey(`shape-${_n.length}`));
+    secrets.push(key, key.replace(/[^\x20-\x7e]/g, ''));
+    const before = fake.requests({ path: '/v1/me' }).length;
+    const add = await sb.run(['add-api-key', '-'], { input: `${key}\n` });
+    expect(add.code).toBe(1);
+    expect(add.stderr).toContain(`The API key contains ${what}; nothing was stored.`);
+    const imp = await sb.run(['import', writeFile('k.json', { auth_mode: 'apikey', OPENAI_API_KEY: key })]);
+    expect(imp.code).toBe(1);
+    expect(imp.stdout).toContain(`k.json (its OPENAI_API_KEY contains ${what})`);
+    expect(fake.requests({ path: '/v1/me' }).length).toBe(before);
+    expect(fs.existsSync(regFile())).toBe(false);
+  });
+
+  it('a trailing newline (stdin, or inside an auth.json) is trimmed, not an error', async () => {
+    const key = fakeApiKey('trailing');
+    secrets.push(key);
+    fake.addApiKey(key, { id: 'user-trail', email: 'trail@example.com' });
+    const imp = await sb.run(['import', writeFile('k.json', { auth_mode: 'apikey', OPENAI_API_KEY: `${key}\n` })]);
+    expect(imp.code).toBe(0);
+    expect(fake.requests({ path: '/v1/me' }).at(-1)?.headers.authorization).toBe(`Bearer ${key}`);
+    const add = await sb.run(['add-api-key', '-', '--json'], { input: `${key}\r\n` });
+    expect(add.code).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ added: false });
+    expect(registry().accounts).toHaveLength(1);
+  });
+});
