@@ -466,6 +466,7 @@ async function checkRegistry(paths: Paths, read: RegistryRead, secrets: SecretRe
     case 'missing':
       return ok(id, `${file} does not exist yet (no accounts)`);
     case 'unreadable':
+      if (read.reason === 'EISDIR') return fail(id, `${file} is a directory, not a file`, `mv ${shq(file)} ${shq(`${file}.bak`)} (codex-auth starts a new registry; then ${reimport} to register the stored secrets again)`);
       return fail(id, `${file} cannot be read (${read.reason})`, `chmod 600 ${shq(file)} (and make sure you own it)`);
     case 'too_new':
       return fail(id, `${file} has version ${read.version}, newer than this codex-auth understands (${REGISTRY_VERSION}); it is left untouched`, 'upgrade codex-auth');

@@ -29,18 +29,38 @@ function stamp(st: fs.BigIntStats): string {
   return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
+/**
+ * registry.json cannot be read at all (a directory in its place, no permission): every command stops
+ * with the path and what to do, and nothing is written or moved (it is not "corrupt": its content
+ * was never seen).
+ */
+export function unreadableRegistry(file: string, why: string): CliError {
+  const fix =
+    why === 'a directory' || why === 'not a regular file'
+      ? `Move it away (mv "${file}" "${file}.bak") and run the command again`
+      : `Make it readable and writable by you (chmod 600 "${file}", and check that you own it), or point CODEX_AUTH_HOME at another directory`;
+  return new CliError('registry_unreadable', `${file} cannot be read: ${why === 'a directory' || why === 'not a regular file' ? `it is ${why}, not a file` : why}. ${fix}; nothing was changed.`);
+}
+
 /** The file's text and the stamp of exactly the version that was read. */
 function readStamped(file: string): { text: string; stamp: string } | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    const code = errnoCode(e);
+    if (code === 'ENOENT') return null;
+    throw unreadableRegistry(file, code === 'EISDIR' ? 'a directory' : `${code ?? (e as Error).message}`);
   }
   try {
     const st = fs.fstatSync(fd, { bigint: true });
-    return { text: fs.readFileSync(fd, 'utf8'), stamp: stamp(st) };
+    if (st.isDirectory()) throw unreadableRegistry(file, 'a directory');
+    if (!st.isFile()) throw unreadableRegistry(file, 'not a regular file');
+    try {
+      return { text: fs.readFileSync(fd, 'utf8'), stamp: stamp(st) };
+    } catch (e) {
+      throw unreadableRegistry(file, errnoCode(e) ?? (e as Error).message);
+    }
   } finally {
     fs.closeSync(fd);
   }

@@ -181,3 +181,97 @@ describe('API keys that are not key-shaped', () => {
     expect(registry().accounts).toHaveLength(1);
   });
 });
+
+/** Every file below `dir` with its content (directories as '<dir>'), to show nothing changed. */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        out[path.relative(dir, p)] = '<dir>';
+        walk(p);
+      } else if (e.isFile()) out[path.relative(dir, p)] = fs.readFileSync(p, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('a registry.json that cannot be read', () => {
+  it('a directory in its place: every command names the path and the fix, writes nothing, moves nothing', async () => {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    fs.mkdirSync(path.join(regFile(), 'inside'), { recursive: true });
+    fs.writeFileSync(path.join(regFile(), 'inside', 'keep'), 'x');
+    const key = fakeApiKey('regdir');
+    secrets.push(key);
+    fake.addApiKey(key);
+    const before = tree(sb.codexHome);
+    const good = writeFile('b.json', remember(chatgptAuth(BOB)));
+    for (const [argv, input] of [
+      [['list'], undefined],
+      [['list', '--json'], undefined],
+      [['status'], undefined],
+      [['import'], undefined],
+      [['import', good], undefined],
+      [['add-api-key', '-'], key],
+      [['switch', '1'], undefined],
+      [['alias', '1', 'x'], undefined],
+      [['remove', '1', '--yes'], undefined],
+      [['refresh'], undefined],
+      [['fallback', 'enable'], undefined],
+      [['fallback', 'status'], undefined],
+      [['watch', '--once'], undefined],
+    ] as Array<[string[], string | undefined]>) {
+      const r = await sb.run(argv, input !== undefined ? { input } : {});
+      expect(r.code, argv.join(' ')).toBe(1);
+      expect(r.stderr, argv.join(' ')).toContain(`${regFile()} cannot be read: it is a directory, not a file. Move it away (mv "${regFile()}" "${regFile()}.bak") and run the command again; nothing was changed.`);
+      expect(r.stderr).not.toContain('EISDIR');
+      if (argv.includes('--json')) expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'registry_unreadable' } });
+    }
+    // Lock files may appear (they are never deleted); nothing else changed.
+    const after = Object.fromEntries(Object.entries(tree(sb.codexHome)).filter(([k]) => !k.endsWith('.lock') && !k.endsWith('locks')));
+    expect(after).toEqual(before);
+    const doc = await sb.run(['doctor', '--json']);
+    expect(JSON.parse(doc.stdout).checks.find((c: { id: string }) => c.id === 'registry')).toMatchObject({ status: 'fail', message: `${regFile()} is a directory, not a file` });
+  });
+
+  it('no permission to read it: the path and the fix, nothing written (as an unprivileged user when run as root)', async () => {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    expect((await sb.run(['list'])).code).toBe(0);
+    const before = fs.readFileSync(regFile(), 'utf8');
+    fs.chmodSync(regFile(), 0o000);
+    let stderr: string;
+    let code: number;
+    if (process.getuid?.() === 0) {
+      // Root reads anything: run the built CLI as nobody, who owns everything but registry.json.
+      const { spawnSync } = await import('node:child_process');
+      execFileSync('chown', ['-R', '65534:65534', sb.root]);
+      fs.chownSync(regFile(), 0, 0);
+      fs.chmodSync(sb.root, 0o755);
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.resolve('bin/codex-auth.cjs'), 'list'], { env: { ...sb.env }, encoding: 'utf8' });
+      expect(r.error).toBeUndefined();
+      stderr = r.stderr;
+      code = r.status ?? -1;
+      sb.transcript.push(r.stdout, r.stderr);
+    } else {
+      const r = await sb.run(['list']);
+      stderr = r.stderr;
+      code = r.code;
+    }
+    fs.chmodSync(regFile(), 0o600);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${regFile()} cannot be read: EACCES. Make it readable and writable by you (chmod 600 "${regFile()}", and check that you own it), or point CODEX_AUTH_HOME at another directory; nothing was changed.`);
+    expect(fs.readFileSync(regFile(), 'utf8')).toBe(before);
+    expect(fs.readdirSync(path.dirname(regFile())).filter((f) => f.includes('corrupt'))).toEqual([]);
+  });
+
+  it('not valid JSON: moved aside loudly, as before', async () => {
+    fs.mkdirSync(path.dirname(regFile()), { recursive: true });
+    fs.writeFileSync(regFile(), '{"version": 1, ');
+    const r = await sb.run(['list']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('registry.json is corrupt (it is not valid JSON). It was moved to');
+    expect(fs.readdirSync(path.dirname(regFile())).filter((f) => f.startsWith('registry.json.corrupt-'))).toHaveLength(1);
+  });
+});
