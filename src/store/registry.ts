@@ -49,7 +49,8 @@ function readStamped(file: string): { text: string; stamp: string } | null {
     fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = errnoCode(e);
-    if (code === 'ENOENT') return null;
+    // ENOTDIR: a file where a directory above it should be: there is no registry (a write says why).
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw unreadableRegistry(file, code === 'EISDIR' ? 'a directory' : `${code ?? (e as Error).message}`);
   }
   try {

@@ -275,3 +275,32 @@ describe('a registry.json that cannot be read', () => {
     expect(fs.readdirSync(path.dirname(regFile())).filter((f) => f.startsWith('registry.json.corrupt-'))).toHaveLength(1);
   });
 });
+
+describe("homes that cannot be written", () => {
+  it('CODEX_AUTH_HOME below a file (ENOTDIR): list says where it tried to write and that CODEX_AUTH_HOME moves it; no "Imported"', async () => {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    const file = path.join(sb.root, 'a-file');
+    fs.writeFileSync(file, 'x');
+    const home = path.join(file, 'codex-auth');
+    const r = await sb.run(['list'], { env: { CODEX_AUTH_HOME: home } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Cannot write codex-auth's files in ${home} (ENOTDIR on ${home}`);
+    expect(r.stderr).toContain('set the environment variable CODEX_AUTH_HOME to a writable directory');
+    expect(r.stderr).not.toContain('Imported');
+    expect(r.stderr).not.toContain('unexpected error');
+    const j = await sb.run(['list', '--json'], { env: { CODEX_AUTH_HOME: home } });
+    expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'home_not_writable' } });
+  });
+
+  it('a CODEX_AUTH_HOME where even root cannot create files (/sys): the same, for import and add-api-key too', async () => {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    const home = '/sys/codex-auth-test';
+    for (const argv of [['list'], ['import'], ['import', writeFile('b.json', remember(chatgptAuth(BOB)))]]) {
+      const r = await sb.run(argv, { env: { CODEX_AUTH_HOME: home } });
+      expect(r.code, argv.join(' ')).toBe(1);
+      expect(r.stderr, argv.join(' ')).toMatch(new RegExp(`Cannot write codex-auth's files in ${home} \\((EACCES|EPERM|EROFS) on ${home}`));
+      expect(r.stderr).not.toContain('Imported');
+    }
+    expect(fs.readdirSync(sb.codexHome)).toEqual(['auth.json']);
+  });
+});
