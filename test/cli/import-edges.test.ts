@@ -304,3 +304,72 @@ describe("homes that cannot be written", () => {
     expect(fs.readdirSync(sb.codexHome)).toEqual(['auth.json']);
   });
 });
+
+describe('--json: exactly one JSON document on stdout', () => {
+  function oneDocument(stdout: string, what: string): Record<string, any> {
+    const lines = stdout.split('\n').filter((l) => l !== '');
+    expect(lines, `${what}: ${stdout}`).toHaveLength(1);
+    const doc = JSON.parse(lines[0] ?? '');
+    expect(doc.schemaVersion, what).toBe(1);
+    return doc;
+  }
+
+  it('watch --once --json prints one document when nothing switches', async () => {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    const r = await sb.run(['watch', '--once', '--json']);
+    expect(r.code).toBe(0);
+    expect(oneDocument(r.stdout, 'watch --once --json')).toEqual({ schemaVersion: 1, action: 'none', reason: 'automatic fallback is disabled', errors: [] });
+  });
+
+  it('every command that accepts --json, on success and on an error', async () => {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    const bob = writeFile('b.json', remember(chatgptAuth(BOB)));
+    const key = fakeApiKey('json-all');
+    secrets.push(key);
+    fake.addApiKey(key, { id: 'user-json', email: 'json@example.com' });
+    const ok: Array<[string[], string?]> = [
+      [['list', '--json']],
+      [['import', bob, '--json']],
+      [['add-api-key', '-', '--json'], key],
+      [['switch', 'bob', '--json']],
+      [['alias', 'bob', 'b', '--json']],
+      [['refresh', '--json']],
+      [['status', '--json']],
+      [['fallback', 'enable', '--json']],
+      [['fallback', 'status', '--json']],
+      [['fallback', 'disable', '--json']],
+      [['watch', '--once', '--json']],
+      [['doctor', '--json']],
+      [['remove', 'b', '--yes', '--json']],
+    ];
+    for (const [argv, input] of ok) {
+      const r = await sb.run(argv, input !== undefined ? { input } : {});
+      const doc = oneDocument(r.stdout, argv.join(' '));
+      if (argv[0] !== 'doctor') expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(doc.error, argv.join(' ')).toBeUndefined();
+    }
+    // Errors: a Codex home that does not exist, a bad argument, or what the command refuses.
+    const missing = path.join(sb.root, 'missing');
+    const bad: Array<[string[], string?]> = [
+      [['list', '--json', '--codex-home', missing]],
+      [['import', '--json', '--codex-home', missing]],
+      [['login', '--json', '--codex-home', missing]],
+      [['add-api-key', '-', '--json'], 'not-a-key'],
+      [['switch', 'nobody', '--json']],
+      [['remove', 'nobody', '--yes', '--json']],
+      [['alias', 'nobody', 'x', '--json']],
+      [['refresh', 'nobody', '--json']],
+      [['status', '--json', '--codex-home', missing]],
+      [['fallback', 'enable', '--threshold', '0', '--json']],
+      [['fallback', 'status', '--json', '--codex-home', missing]],
+      [['fallback', 'disable', '--json', '--codex-home', missing]],
+      [['watch', '--once', '--interval', '1', '--json']],
+      [['doctor', '--json', '--bogus']],
+    ];
+    for (const [argv, input] of bad) {
+      const r = await sb.run(argv, input !== undefined ? { input } : {});
+      expect(r.code, `${argv.join(' ')}: ${r.stdout}`).not.toBe(0);
+      expect(oneDocument(r.stdout, argv.join(' ')).error, argv.join(' ')).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    }
+  });
+});
