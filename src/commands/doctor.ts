@@ -20,6 +20,7 @@ import { CliError, describeError, errnoCode } from '../errors.js';
 import type { CodexConfig } from '../store/codex-config.js';
 import type { KeyringBackend, KeyringProbeResult } from '../store/keyring.js';
 import { type Paths, pathsUnder } from '../store/paths.js';
+import { duplicateIds } from '../store/registry-duplicates.js';
 import { migrate, Registry, REGISTRY_VERSION } from '../store/registry-schema.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -476,6 +477,11 @@ async function checkRegistry(paths: Paths, read: RegistryRead, secrets: SecretRe
       break;
   }
   const reg = read.registry;
+  const dups = duplicateIds(reg);
+  if (dups.size > 0) {
+    const ids = [...dups.keys()];
+    return warn(id, `${file} lists ${ids.length === 1 ? `the account ${ids[0]}` : `${ids.length} accounts (${ids.join(', ')})`} more than once`, 'any codex-auth command that changes the registry (codex-auth alias, switch, import) keeps only the newest entry; when their stored secrets differ, codex-auth refuses and the file must be edited by hand');
+  }
   const missing: string[] = [];
   const broken: string[] = [];
   const unchecked: string[] = [];

@@ -9,6 +9,7 @@ import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js
 import { symlinkError, withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
 import { emptyRegistry, migrate, REGISTRY_VERSION } from './registry-defaults.js';
+import { duplicateIds, mergeDuplicates } from './registry-duplicates.js';
 import type { Registry } from './registry-schema.js';
 
 /** Structural equality of JSON values (key order ignored): the schema changed nothing (no defaults). */
@@ -117,7 +118,7 @@ export class RegistryStore {
     if (known !== null && known.trim() === read.stamp) {
       try {
         const doc = JSON.parse(text) as Registry;
-        if (doc.version === REGISTRY_VERSION) return doc;
+        if (doc.version === REGISTRY_VERSION) return this.deduplicated(doc);
       } catch {
         /* fall through to full validation */
       }
@@ -152,8 +153,22 @@ export class RegistryStore {
     }
     // Valid as it stands: remember that, so the next run can skip the schema (a stale or raced
     // digest only ever causes one more full validation, never acceptance of other content).
-    if (migrated === doc && deepEqual(parsed.data, doc)) this.writeDigest(read.stamp);
-    return parsed.data;
+    if (migrated === doc && deepEqual(parsed.data, doc) && duplicateIds(parsed.data).size === 0) this.writeDigest(read.stamp);
+    return this.deduplicated(parsed.data);
+  }
+
+  private warnedDuplicates = false;
+
+  /** An account listed twice is merged into one (src/store/registry-duplicates.ts), said once a run. */
+  private deduplicated(reg: Registry): Registry {
+    const merged = mergeDuplicates(reg, this.paths.registry);
+    if (merged.length > 0 && !this.warnedDuplicates) {
+      this.warnedDuplicates = true;
+      this.warn(
+        `${this.paths.registry} lists ${merged.length === 1 ? `the account ${merged[0]}` : `${merged.length} accounts (${merged.join(', ')})`} more than once; the newest entry is used (they share one stored secret, so nothing is lost), and the next change to the registry keeps only it.`,
+      );
+    }
+    return reg;
   }
 
   private quarantine(reason: string): Registry {

@@ -373,3 +373,51 @@ describe('--json: exactly one JSON document on stdout', () => {
     }
   });
 });
+
+describe('an account listed twice in registry.json', () => {
+  async function twoAccounts(): Promise<void> {
+    sb.writeAuth(remember(chatgptAuth(ALICE)));
+    expect((await sb.run(['import', writeFile('b.json', remember(chatgptAuth(BOB)))])).code).toBe(0);
+  }
+
+  it('is merged into its newest entry (alias kept), said once, reported by doctor, and written once the registry changes', async () => {
+    await twoAccounts();
+    const reg = registry();
+    const alice = reg.accounts.find((a) => a.email === 'alice@example.com') ?? {};
+    const older = { ...alice, alias: 'old-alice', snapshot: { ...alice.snapshot, lastRefresh: '2020-01-01T00:00:00Z' } };
+    fs.writeFileSync(regFile(), JSON.stringify({ ...reg, accounts: [...reg.accounts, older] }));
+    const r = await sb.run(['list', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.accounts.map((a: { email: string; active: boolean }) => [a.email, a.active])).toEqual([
+      ['alice@example.com', true],
+      ['bob@example.com', false],
+    ]);
+    expect(j.accounts[0].alias).toBe('old-alice');
+    expect(r.stderr.match(/more than once/g)).toHaveLength(1);
+    expect(r.stderr).toContain('lists the account chatgpt::user-alice::acc-alice more than once; the newest entry is used');
+    const doc = await sb.run(['doctor', '--json']);
+    expect(JSON.parse(doc.stdout).checks.find((c: { id: string }) => c.id === 'registry')).toMatchObject({ status: 'warn', message: expect.stringContaining('lists the account chatgpt::user-alice::acc-alice more than once') });
+    // A read command wrote nothing; a change writes the merged registry.
+    expect(registry().accounts).toHaveLength(3);
+    expect((await sb.run(['alias', 'bob', 'b'])).code).toBe(0);
+    expect(registry().accounts.map((a) => [a.id, a.alias])).toEqual([
+      ['chatgpt::user-alice::acc-alice', 'old-alice'],
+      ['chatgpt::user-bob::acc-bob', 'b'],
+    ]);
+    expect(registry().accounts[0]?.snapshot.lastRefresh).toBe(alice.snapshot.lastRefresh);
+    expect((await sb.run(['list'])).stderr).not.toContain('more than once');
+  });
+
+  it('with different stored secrets: refused with the fix, the file untouched', async () => {
+    await twoAccounts();
+    const reg = registry();
+    const alice = reg.accounts.find((a) => a.email === 'alice@example.com') ?? {};
+    const text = JSON.stringify({ ...reg, accounts: [...reg.accounts, { ...alice, secret: { store: 'file', ref: 'other-copy' } }] });
+    fs.writeFileSync(regFile(), text);
+    const r = await sb.run(['list', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'registry_duplicate', message: expect.stringContaining('lists the account chatgpt::user-alice::acc-alice 2 times, with different stored secrets') });
+    expect(fs.readFileSync(regFile(), 'utf8')).toBe(text);
+  });
+});
