@@ -8,6 +8,8 @@ import { PROGRAM } from './cli/commands.js';
 import { renderHelp } from './cli/help.js';
 import { type Parsed, parseCommandLine, UsageError } from './cli/parse.js';
 import type { Ctx } from './context.js';
+import { CliError } from './errors.js';
+import { homeWriteError } from './store/write-errors.js';
 import { Output, terminalText } from './ui/output.js';
 import { VERSION } from './version.js';
 
@@ -40,6 +42,16 @@ export async function runProgram(argv: string[], injected?: Ctx): Promise<number
     const handler = await leaf.load();
     return await handler(app, parsed.args, parsed.opts);
   } catch (e) {
-    return app.out.failure(e);
+    return app.out.failure(explained(app, e));
+  }
+}
+
+/** A raw write error in codex-auth's or Codex's home becomes one that says where and what to do. */
+function explained(app: App, e: unknown): unknown {
+  if (e instanceof CliError || typeof e !== 'object' || e === null || !('path' in e)) return e;
+  try {
+    return homeWriteError(app.paths, e) ?? e;
+  } catch {
+    return e; // the paths themselves are wrong: that error is for the command to tell
   }
 }

@@ -21,7 +21,7 @@
 import type { App } from './app.js';
 import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta } from './domain/accounts.js';
 import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from './domain/authfile.js';
-import { maskKey } from './domain/mask.js';
+import { keyCharacterProblem, maskKey } from './domain/mask.js';
 import { CliError } from './errors.js';
 import { type LiveCredentials, type LiveFileStat, sameFileVersion, type StampedText } from './store/live.js';
 import type { Account, LiveFile, Registry } from './store/registry-schema.js';
@@ -134,6 +134,9 @@ export async function identify(app: App, auth: ParsedAuth, reg: Registry, rec: L
   const local = identifyLocally(auth, reg, rec);
   if (local) return local;
   const key = auth.apiKey ?? '';
+  // Before any request: undici refuses such a header with what reads like a network error.
+  const chars = keyCharacterProblem(key);
+  if (chars) throw new CliError('invalid_key', `The API key contains ${chars}.`);
   const { fetchMe } = await import('./openai/me.js');
   const me = await fetchMe(await app.ctx.http(), app.env, key);
   return apiKeyIdentity(apiKeyAccountId(me.id, key), me, key);

@@ -5,7 +5,7 @@
 import type { App } from '../app.js';
 import { aliasClash, apiKeyIdentity, describeAccount, identityFields, newAccount, normalizeAlias, validateAlias } from '../domain/accounts.js';
 import { apiKeyAccountId, apiKeyAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
-import { looksLikeApiKey, maskKey } from '../domain/mask.js';
+import { keyCharacterProblem, looksLikeApiKey, maskKey } from '../domain/mask.js';
 import { CliError, usageError } from '../errors.js';
 import type { MeIdentity } from '../openai/me.js';
 import { apiKeyHashOf } from '../domain/accounts.js';
@@ -43,6 +43,10 @@ export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKe
   }
   const key = await readKey(app, args[0] as string | undefined);
   if (key === '') throw new CliError('empty_key', 'No API key was given; nothing was stored.');
+  // Checked before any request: a newline or a non-ASCII character would otherwise fail as a
+  // "network" error (undici refuses the header). The message names the position, never the key.
+  const chars = keyCharacterProblem(key);
+  if (chars) throw new CliError('invalid_key', `The API key contains ${chars}; nothing was stored.`);
   if (!looksLikeApiKey(key)) {
     throw new CliError('invalid_key', 'That does not look like an OpenAI API key (expected "sk-" followed by letters, digits, "-" or "_"); nothing was stored.');
   }

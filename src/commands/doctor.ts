@@ -20,6 +20,7 @@ import { CliError, describeError, errnoCode } from '../errors.js';
 import type { CodexConfig } from '../store/codex-config.js';
 import type { KeyringBackend, KeyringProbeResult } from '../store/keyring.js';
 import { type Paths, pathsUnder } from '../store/paths.js';
+import { duplicateIds } from '../store/registry-duplicates.js';
 import { migrate, Registry, REGISTRY_VERSION } from '../store/registry-schema.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -466,6 +467,7 @@ async function checkRegistry(paths: Paths, read: RegistryRead, secrets: SecretRe
     case 'missing':
       return ok(id, `${file} does not exist yet (no accounts)`);
     case 'unreadable':
+      if (read.reason === 'EISDIR') return fail(id, `${file} is a directory, not a file`, `mv ${shq(file)} ${shq(`${file}.bak`)} (codex-auth starts a new registry; then ${reimport} to register the stored secrets again)`);
       return fail(id, `${file} cannot be read (${read.reason})`, `chmod 600 ${shq(file)} (and make sure you own it)`);
     case 'too_new':
       return fail(id, `${file} has version ${read.version}, newer than this codex-auth understands (${REGISTRY_VERSION}); it is left untouched`, 'upgrade codex-auth');
@@ -475,6 +477,11 @@ async function checkRegistry(paths: Paths, read: RegistryRead, secrets: SecretRe
       break;
   }
   const reg = read.registry;
+  const dups = duplicateIds(reg);
+  if (dups.size > 0) {
+    const ids = [...dups.keys()];
+    return warn(id, `${file} lists ${ids.length === 1 ? `the account ${ids[0]}` : `${ids.length} accounts (${ids.join(', ')})`} more than once`, 'any codex-auth command that changes the registry (codex-auth alias, switch, import) keeps only the newest entry; when their stored secrets differ, codex-auth refuses and the file must be edited by hand');
+  }
   const missing: string[] = [];
   const broken: string[] = [];
   const unchecked: string[] = [];

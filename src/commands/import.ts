@@ -5,6 +5,7 @@ import type { App } from '../app.js';
 import { recordSettled, type Settled, settleLocked, withTokenLock } from '../credentials.js';
 import { aliasClash, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, normalizeAlias, snapshotMeta, validateAlias } from '../domain/accounts.js';
 import { AuthFileError, type ParsedAuth, parseAuthJson } from '../domain/authfile.js';
+import { apiKeyProblem } from '../domain/mask.js';
 import { CliError, describeError, errnoCode, usageError } from '../errors.js';
 import type { StampedText } from '../store/live.js';
 import type { Account, Registry, SecretRef } from '../store/registry-schema.js';
@@ -25,6 +26,8 @@ export interface Result {
   /** For skips: true when the file was bad (exit 1), false when it simply is not an auth.json. */
   error?: boolean;
   reason?: string;
+  /** Said after the result, whatever it is: "a link to /real/path". */
+  note?: string;
   account?: Account;
 }
 
@@ -34,15 +37,69 @@ export interface Source {
   /** Found by scanning a directory (files that are not auth.json at all are skipped quietly). */
   scanned: boolean;
   read: () => Promise<string | null>;
+  /** Said after its result: "a link to /real/path". */
+  note?: string;
 }
 
-function collectJson(dir: string, recursive: boolean, out: string[]): void {
+/** How standard input (`import -`) is named in results. */
+const STDIN = '(standard input)';
+
+/** What a file that is not a regular file is, for "not a regular file: a FIFO". */
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Read a regular file, never blocking on anything else: opened with O_NONBLOCK (a FIFO swapped in
+ * after the stat would otherwise wait for a writer forever) and checked with fstat before reading.
+ */
+function readRegular(p: string): string {
+  const fd = fs.openSync(p, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new NotRegular(kindOf(st));
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+class NotRegular extends Error {}
+
+/** A *.json found in a directory: a file to read, or a reason it is skipped. */
+type Found = { path: string; linkTo?: string } | { path: string; skip: string };
+
+/**
+ * The *.json files in `dir` (below it with `recursive`), sorted. Links to regular files are followed
+ * (and said so); a link to a directory is never followed (so -r cannot loop), a broken link and
+ * anything that is not a regular file are skipped with their reason.
+ */
+function collectJson(dir: string, recursive: boolean, out: Found[]): void {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
       if (recursive) collectJson(p, recursive, out);
-    } else if (e.isFile() && e.name.endsWith('.json')) out.push(p);
+      else if (e.name.endsWith('.json')) out.push({ path: p, skip: 'a directory (use -r to search subdirectories)' });
+    } else if (e.isSymbolicLink()) {
+      const st = fs.statSync(p, { throwIfNoEntry: false });
+      if (!st) {
+        if (e.name.endsWith('.json')) out.push({ path: p, skip: 'a broken symbolic link' });
+      } else if (st.isDirectory()) {
+        if (recursive) out.push({ path: p, skip: 'a symbolic link to a directory: not followed' });
+      } else if (e.name.endsWith('.json')) {
+        if (st.isFile()) out.push({ path: p, linkTo: fs.realpathSync(p) });
+        else out.push({ path: p, skip: `not a regular file: ${kindOf(st)}` });
+      }
+    } else if (e.name.endsWith('.json')) {
+      if (e.isFile()) out.push({ path: p });
+      else out.push({ path: p, skip: `not a regular file: ${e.isFIFO() ? 'a FIFO' : e.isSocket() ? 'a socket' : e.isCharacterDevice() ? 'a character device' : e.isBlockDevice() ? 'a block device' : 'unknown type'}` });
+    }
   }
 }
 
@@ -69,17 +126,32 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
     const live = await app.live();
     sources.push({ path: live.location, live: true, scanned: false, read: () => live.read() });
   }
+  if (paths.filter((p) => p === '-').length > 1) throw usageError('usage', '"-" (standard input) can be given only once.');
   for (const raw of paths) {
+    if (raw === '-') {
+      sources.push({
+        path: STDIN,
+        live: false,
+        scanned: false,
+        read: async () => {
+          const { readAllStdin } = await import('../ui/stdin.js');
+          return readAllStdin(app.ctx.stdin, { maxBytes: 1024 * 1024 });
+        },
+      });
+      continue;
+    }
     const p = path.resolve(app.ctx.cwd, raw);
     let st: fs.Stats;
     try {
       st = fs.statSync(p);
     } catch (e) {
-      results.push({ path: p, status: 'skipped', error: true, reason: errnoCode(e) === 'ENOENT' ? 'no such file or directory' : `cannot read it (${errnoCode(e)})` });
+      const code = errnoCode(e);
+      const broken = code === 'ENOENT' && fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink();
+      results.push({ path: p, status: 'skipped', error: true, reason: broken ? 'a broken symbolic link' : code === 'ENOENT' ? 'no such file or directory' : `cannot read it (${code})` });
       continue;
     }
     if (st.isDirectory()) {
-      const found: string[] = [];
+      const found: Found[] = [];
       try {
         collectJson(p, Boolean(opts.recursive), found);
       } catch (e) {
@@ -89,9 +161,14 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
       if (found.length === 0) {
         results.push({ path: p, status: 'skipped', error: true, reason: `no *.json files in it${opts.recursive ? '' : ' (use -r to search subdirectories)'}` });
       }
-      for (const f of found) sources.push({ path: f, live: false, scanned: true, read: async () => fs.readFileSync(f, 'utf8') });
+      for (const f of found) {
+        if ('skip' in f) results.push({ path: f.path, status: 'skipped', error: true, reason: f.skip });
+        else sources.push({ path: f.path, live: false, scanned: true, ...(f.linkTo ? { note: `a link to ${f.linkTo}` } : {}), read: async () => readRegular(f.path) });
+      }
+    } else if (!st.isFile()) {
+      results.push({ path: p, status: 'skipped', error: true, reason: `not a regular file: ${kindOf(st)}` });
     } else {
-      sources.push({ path: p, live: false, scanned: false, read: async () => fs.readFileSync(p, 'utf8') });
+      sources.push({ path: p, live: false, scanned: false, read: async () => readRegular(p) });
     }
   }
   if (opts.alias !== undefined && sources.length + results.length > 1) {
@@ -117,7 +194,8 @@ export async function importSources(app: App, sources: Source[], results: Result
     try {
       text = await src.read();
     } catch (e) {
-      results.push({ path: src.path, status: 'skipped', error: true, reason: `cannot read it (${errnoCode(e) ?? describeError(e)})` });
+      const reason = e instanceof NotRegular ? `not a regular file: ${e.message}` : `cannot read it (${errnoCode(e) ?? describeError(e)})`;
+      results.push({ path: src.path, status: 'skipped', error: true, reason });
       continue;
     }
     if (text === null) {
@@ -129,7 +207,7 @@ export async function importSources(app: App, sources: Source[], results: Result
       continue;
     }
     try {
-      const auth = parseAuthJson(text);
+      const auth = apiKeyChecked(parseAuthJson(text));
       identified.push({ src, auth, identity: await identify(app, auth, snapshot) });
     } catch (e) {
       if (e instanceof AuthFileError) results.push({ path: src.path, status: 'skipped', error: true, reason: `invalid auth.json: ${e.message.startsWith('"') ? '' : 'it '}${e.message}` });
@@ -198,6 +276,21 @@ export async function importSources(app: App, sources: Source[], results: Result
   return report(app, results);
 }
 
+/**
+ * An API-key auth.json whose key add-api-key would refuse is skipped the same way, before any
+ * request: surrounding whitespace (a trailing newline) is trimmed; a newline, control or non-ASCII
+ * character inside it, or a key that is not key-shaped, is an error naming what and where — never
+ * the key.
+ */
+function apiKeyChecked(auth: ParsedAuth): ParsedAuth {
+  if (auth.mode !== 'apikey' || auth.apiKey === null) return auth;
+  const key = auth.apiKey.trim();
+  const problem = apiKeyProblem(key);
+  if (problem) throw new CliError('invalid_key', `its OPENAI_API_KEY ${problem}`);
+  if (key === auth.apiKey) return auth;
+  return { ...auth, apiKey: key, raw: { ...auth.raw, OPENAI_API_KEY: key } };
+}
+
 interface Identified {
   src: Source;
   auth: ParsedAuth;
@@ -246,7 +339,7 @@ function apply(app: App, reg: Registry, x: Saved, alias: string | undefined): Re
       reason = undefined;
     }
   }
-  return { path: src.path, status, account, ...(reason ? { reason } : {}) };
+  return { path: src.path, status, account, ...(reason ? { reason } : {}), ...(src.note ? { note: src.note } : {}) };
 }
 
 function report(app: App, results: Result[]): number {
@@ -261,6 +354,7 @@ function report(app: App, results: Result[]): number {
         id: r.account?.id ?? null,
         email: r.account?.email ?? null,
         reason: r.reason ?? null,
+        note: r.note ?? null,
         error: r.status === 'skipped' ? Boolean(r.error) : false,
       })),
       summary,
@@ -270,7 +364,8 @@ function report(app: App, results: Result[]): number {
     for (const r of results) {
       const tag = r.status === 'skipped' ? (r.error ? c.red('skipped  ') : c.dim('skipped  ')) : r.status === 'unchanged' ? c.dim('unchanged') : c.green(r.status.padEnd(9));
       const what = r.account ? `  ${describeAccount(r.account)}` : '';
-      app.out.data(`${tag} ${r.path}${what}${r.reason ? ` (${r.reason})` : ''}`);
+      const said = [r.reason, r.note].filter(Boolean).map((x) => ` (${x})`).join('');
+      app.out.data(`${tag} ${r.path}${what}${said}`);
     }
   }
   app.out.info(`${summary.imported} imported, ${summary.updated} updated, ${summary.unchanged} unchanged, ${summary.skipped} skipped.`);

@@ -54,6 +54,20 @@ class Reporter {
   }
 }
 
+/**
+ * What one evaluation did, as the one document of `watch --once --json`: `action` is `switch` (it
+ * switched), `warn`, or `none` (including a switch that did not happen), with its reason, the
+ * switch's details and the usage requests that failed.
+ */
+function onceDocument(ev: Evaluation): Record<string, unknown> {
+  const d = ev.decision;
+  const errors = [...ev.polled, ...ev.checked].filter((p) => !p.ok).map((p) => ({ account: p.id, reason: p.short ?? 'error', message: p.message ?? null }));
+  if (d.action === 'switch' && ev.switched?.switched) {
+    return { action: 'switch', kind: d.kind, from: ev.switched.from?.id ?? null, to: d.to, reason: d.reason, until: d.state?.until ?? null, errors };
+  }
+  return { action: d.action === 'switch' ? 'none' : d.action, reason: d.reason, errors };
+}
+
 async function serviceCommand(app: App, opts: WatchOptions): Promise<number> {
   const svc = await import('../codex/service.js');
   const interval = opts.interval !== undefined ? parseInterval(opts.interval) : null;
@@ -95,8 +109,13 @@ export async function watchCommand(app: App, _args: unknown[], opts: WatchOption
     const since = reg.activeSince ? new Date(reg.activeSince) : undefined;
     const events = sessions.readRecentEvents(app.paths.codexHome, { maxFiles: 8, ...(since ? { since } : {}), initialTailBytes: 1024 * 1024 });
     const ev = await evaluate(app, { poll: true, events });
+    if (app.out.json) {
+      // --once --json: exactly one document, also when nothing happened (the loop prints JSON lines).
+      app.out.document(onceDocument(ev));
+      return 0;
+    }
     reporter.evaluation(ev);
-    if (!app.out.json && ev.decision.action === 'none') app.out.info(`No switch: ${ev.decision.reason}.`);
+    if (ev.decision.action === 'none') app.out.info(`No switch: ${ev.decision.reason}.`);
     return 0;
   }
 

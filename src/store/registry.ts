@@ -10,6 +10,7 @@ import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js
 import { symlinkError, withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
 import { emptyRegistry, migrate, REGISTRY_VERSION } from './registry-defaults.js';
+import { duplicateIds, mergeDuplicates } from './registry-duplicates.js';
 import type { Registry } from './registry-schema.js';
 
 /** Structural equality of JSON values (key order ignored): the schema changed nothing (no defaults). */
@@ -30,18 +31,39 @@ function stamp(st: fs.BigIntStats): string {
   return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
+/**
+ * registry.json cannot be read at all (a directory in its place, no permission): every command stops
+ * with the path and what to do, and nothing is written or moved (it is not "corrupt": its content
+ * was never seen).
+ */
+export function unreadableRegistry(file: string, why: string): CliError {
+  const fix =
+    why === 'a directory' || why === 'not a regular file'
+      ? `Move it away (mv "${file}" "${file}.bak") and run the command again`
+      : `Make it readable and writable by you (chmod 600 "${file}", and check that you own it), or point CODEX_AUTH_HOME at another directory`;
+  return new CliError('registry_unreadable', `${file} cannot be read: ${why === 'a directory' || why === 'not a regular file' ? `it is ${why}, not a file` : why}. ${fix}; nothing was changed.`);
+}
+
 /** The file's text and the stamp of exactly the version that was read. */
 function readStamped(file: string): { text: string; stamp: string } | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    const code = errnoCode(e);
+    // ENOTDIR: a file where a directory above it should be: there is no registry (a write says why).
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw unreadableRegistry(file, code === 'EISDIR' ? 'a directory' : `${code ?? (e as Error).message}`);
   }
   try {
     const st = fs.fstatSync(fd, { bigint: true });
-    return { text: fs.readFileSync(fd, 'utf8'), stamp: stamp(st) };
+    if (st.isDirectory()) throw unreadableRegistry(file, 'a directory');
+    if (!st.isFile()) throw unreadableRegistry(file, 'not a regular file');
+    try {
+      return { text: fs.readFileSync(fd, 'utf8'), stamp: stamp(st) };
+    } catch (e) {
+      throw unreadableRegistry(file, errnoCode(e) ?? (e as Error).message);
+    }
   } finally {
     fs.closeSync(fd);
   }
@@ -97,7 +119,7 @@ export class RegistryStore {
     if (known !== null && known.trim() === read.stamp) {
       try {
         const doc = JSON.parse(text) as Registry;
-        if (doc.version === REGISTRY_VERSION) return doc;
+        if (doc.version === REGISTRY_VERSION) return this.deduplicated(doc);
       } catch {
         /* fall through to full validation */
       }
@@ -132,8 +154,22 @@ export class RegistryStore {
     }
     // Valid as it stands: remember that, so the next run can skip the schema (a stale or raced
     // digest only ever causes one more full validation, never acceptance of other content).
-    if (migrated === doc && deepEqual(parsed.data, doc)) this.writeDigest(read.stamp);
-    return parsed.data;
+    if (migrated === doc && deepEqual(parsed.data, doc) && duplicateIds(parsed.data).size === 0) this.writeDigest(read.stamp);
+    return this.deduplicated(parsed.data);
+  }
+
+  private warnedDuplicates = false;
+
+  /** An account listed twice is merged into one (src/store/registry-duplicates.ts), said once a run. */
+  private deduplicated(reg: Registry): Registry {
+    const merged = mergeDuplicates(reg, this.paths.registry);
+    if (merged.length > 0 && !this.warnedDuplicates) {
+      this.warnedDuplicates = true;
+      this.warn(
+        `${this.paths.registry} lists ${merged.length === 1 ? `the account ${merged[0]}` : `${merged.length} accounts (${merged.join(', ')})`} more than once; the newest entry is used (they share one stored secret, so nothing is lost), and the next change to the registry keeps only it.`,
+      );
+    }
+    return reg;
   }
 
   private quarantine(reason: string): Registry {

@@ -192,7 +192,7 @@ describe('rotation checks a candidate before moving', () => {
     expect(events().map((e) => e.kind)).toEqual(withKey ? ['fallback-key'] : []);
     if (!withKey) {
       expect(active()).toBe(idOf(a));
-      expect(outs.every((o) => /"event":"warn".*no ChatGPT account with headroom or fallback API key/.test(o))).toBe(true);
+      expect(outs.every((o) => /^\{"schemaVersion":1,"action":"warn","reason":"[^"]*no ChatGPT account with headroom or fallback API key[^\n]*\n$/.test(o))).toBe(true);
     }
     // Each candidate was asked about once, in the first run; later runs knew from the saved answers.
     expect([asked(b), asked(c)]).toEqual([1, 1]);
@@ -211,7 +211,9 @@ describe('rotation checks a candidate before moving', () => {
     fs.writeFileSync(regFile(), JSON.stringify(reg));
     const r = await sb.run(['watch', '--once', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ event: 'switch', kind: 'rotate', to: idOf(c) });
+    // watch --once --json: exactly one document.
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'switch', kind: 'rotate', to: idOf(c) });
     expect(active()).toBe(idOf(c));
     expect([asked(a), asked(b), asked(c)]).toEqual([1, 1, 1]);
     expect(events()).toMatchObject([{ kind: 'rotate', to: idOf(c) }]);
@@ -245,9 +247,10 @@ describe('rotation checks a candidate before moving', () => {
     expect(Math.max(...asks)).toBe(1);
     // A candidate that could not be checked in time is not moved to blindly: the policy goes on (here
     // to the key, billed per token), and says which accounts it could not check.
-    expect(r.stdout).toMatch(/"event":"error".*"reason":"timeout"/);
-    const sw = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
-    expect(sw).toMatchObject({ event: 'switch', kind: 'fallback-key' });
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const sw = JSON.parse(r.stdout);
+    expect(sw.errors).toContainEqual(expect.objectContaining({ account: idOf(b), reason: 'timeout' }));
+    expect(sw).toMatchObject({ action: 'switch', kind: 'fallback-key' });
     expect(sw.reason).toContain('could not check the usage of');
     fake.setUsage(b.tokens.account_id, {});
   });

@@ -28,11 +28,11 @@ const WINDOW_SECONDS = 15 * 60;
 /** How long a slow machine may take for what a fast one does in a second or two. */
 const PATIENCE_MS = 45_000;
 
-/** The last JSON event a `watch --once --json` printed; a clear failure when it printed none. */
+/** The one JSON document a `watch --once --json` printed; a clear failure when it printed none or several. */
 function lastEvent(r: RunResult): Record<string, unknown> {
-  const line = r.stdout.trim().split('\n').at(-1) ?? '';
-  expect(line, `watch --once --json printed no event\n${explain(r)}`).not.toBe('');
-  return JSON.parse(line);
+  const lines = r.stdout.trim().split('\n').filter((l) => l !== '');
+  expect(lines, `watch --once --json must print exactly one document\n${explain(r)}`).toHaveLength(1);
+  return JSON.parse(lines[0] ?? '');
 }
 
 
@@ -145,7 +145,7 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     let once = await w.auth(['watch', '--once', '--json']);
     expect(once.code, explain(once)).toBe(0);
     const ev = lastEvent(once);
-    expect(ev).toMatchObject({ schemaVersion: 1, event: 'switch', kind: 'fallback-key' });
+    expect(ev).toMatchObject({ schemaVersion: 1, action: 'switch', kind: 'fallback-key' });
     fake.clearRequests();
     exec = await w.codex(w.execArgs());
     expect(exec.code, explain(exec)).toBe(0);
@@ -164,7 +164,7 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     fake.setUsage(a.tokens.account_id, { primary: { usedPercent: 3 }, secondary: { usedPercent: 40 } });
     once = await w.auth(['watch', '--once', '--json'], undefined, clockAhead(resetAt * 1000 - Date.now() + 60_000));
     expect(once.code, explain(once)).toBe(0);
-    expect(lastEvent(once)).toMatchObject({ event: 'switch', kind: 'switch-back' });
+    expect(lastEvent(once)).toMatchObject({ action: 'switch', kind: 'switch-back' });
     fake.clearRequests();
     exec = await w.codex(w.execArgs());
     expect(exec.code, explain(exec)).toBe(0);
@@ -187,7 +187,7 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     exhaust(a, 3600);
     expect((await w.codex(w.execArgs())).code).not.toBe(0);
     const once = await w.auth(['watch', '--once', '--json']);
-    expect(lastEvent(once)).toMatchObject({ event: 'switch', kind: 'rotate' });
+    expect(lastEvent(once)).toMatchObject({ action: 'switch', kind: 'rotate' });
     fake.clearRequests();
     const exec = await w.codex(w.execArgs());
     expect(exec.code, explain(exec)).toBe(0);
