@@ -150,8 +150,9 @@ describe('ephemeral credential store: Codex reads no stored login, so nothing cl
     const before = sb.readAuth();
     const r = await sb.run(['watch', '--once', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const last = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
-    expect(last).toMatchObject({ event: 'warn' });
+    expect(r.stdout.trim().split('\n')).toHaveLength(1); // watch --once --json: one document
+    const last = JSON.parse(r.stdout);
+    expect(last).toMatchObject({ action: 'warn' });
     expect(last.reason).toContain(`automatic fallback would switch to eph-b-`);
     expect(last.reason).toContain('"ephemeral"');
     expect(last.reason).toContain('nothing was switched');

@@ -12,7 +12,7 @@ import { assertBuilt, BIN, keyringEnv, requireKeyring, runBin } from '../support
 import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, type RunResult, runCodex } from '../support/codex.js';
 import { FakeOpenAI, type RateLimits } from '../support/fake-openai.js';
 import { explain, secretScan } from '../support/e2e.js';
-import { type ChatgptAuthDoc, fakeApiKey, nowSeconds } from '../support/jwt.js';
+import { type ChatgptAuthDoc, decodeJwt, fakeApiKey, nowSeconds } from '../support/jwt.js';
 import { waitFor as waitUntil } from '../support/wait.js';
 
 const waitFor = (cond: () => boolean, what: string, deadlineMs = PATIENCE_MS) => waitUntil(cond, what, deadlineMs);
@@ -111,7 +111,8 @@ describe.skipIf(gate.skip || !codexAvailable())('automatic fallback with the rea
     };
     const makeLive = async (doc: ChatgptAuthDoc) => {
       await importDoc(doc);
-      const r = await auth(['switch', doc.tokens.account_id]);
+      // By email (unique here): a piece of the internal id is not a query.
+      const r = await auth(['switch', String(decodeJwt(doc.tokens.id_token).email)]);
       expect(r.code, explain(r)).toBe(0);
     };
     return { sb, auth, codex, execArgs, chatgpt, key, importDoc, makeLive };
