@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt, BIN } from '../support/bin.js';
 import { isolatedEnv } from '../support/codex.js';
-import { FakeOpenAI, sseEvent, sseSuccessBody } from '../support/fake-openai.js';
+import { FakeOpenAI, sseEvent } from '../support/fake-openai.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import { type ChatgptAuthDoc, fakeApiKey, makeJwt, nowSeconds } from '../support/jwt.js';
 
@@ -379,6 +379,25 @@ describe('gateway serve', () => {
     expect((JSON.parse(apis[2]!.body.toString('utf8')) as { input: unknown[] }).input).toHaveLength(2);
   });
 
+  it('switches back at a request boundary once the reset passed and the usage API confirms it', async () => {
+    const a = await accountA();
+    await withKey();
+    fake.setResponses(a.tokens.access_token, { usageLimit: { resetsAt: nowSeconds() + 2 } });
+    gw = await startGateway();
+    expect((await post(gw)).status).toBe(200);
+    expect(fake.requests({ path: '/v1/responses' })).toHaveLength(1);
+    fake.setResponses(a.tokens.access_token, {});
+    fake.setUsage('acc-a', { primary: { usedPercent: 5 } });
+    await new Promise((r) => setTimeout(r, 3100));
+    expect((await post(gw)).status).toBe(200);
+    expect(fake.requests({ path: '/backend-api/wham/usage' })).toHaveLength(1); // the confirmation
+    expect(fake.requests({ path: '/backend-api/codex/responses' })).toHaveLength(2);
+    expect(fake.requests({ path: '/v1/responses' })).toHaveLength(1);
+    const kinds = events().map((l) => (JSON.parse(l) as { kind: string }).kind);
+    expect(kinds).toEqual(['gateway-failover', 'gateway-switch-back']);
+    expect(gw.lines().map((l) => l.event)).toEqual(['listening', 'failover', 'switch-back']);
+  });
+
   it('when every account is exhausted, Codex gets the usage-limit answer with the earliest reset', async () => {
     const a = await accountA();
     const key = await withKey();
@@ -394,4 +413,3 @@ describe('gateway serve', () => {
   });
 });
 
-void sseSuccessBody;
