@@ -4,15 +4,14 @@
  * are set up with the CLI itself (in-process, the same sandbox; the API key in a 0600 file so the
  * subprocess can read it).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt, BIN } from '../support/bin.js';
-import { isolatedEnv } from '../support/codex.js';
+import { assertBuilt } from '../support/bin.js';
 import { FakeOpenAI, sseEvent } from '../support/fake-openai.js';
+import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import { type ChatgptAuthDoc, fakeApiKey, makeJwt, nowSeconds } from '../support/jwt.js';
 
@@ -42,55 +41,18 @@ afterEach(async () => {
   sb.cleanup();
 });
 
-interface Gateway {
-  proc: ChildProcess;
-  /** chatgpt_base_url, e.g. http://127.0.0.1:P/backend-api/ */
-  backend: string;
-  /** openai_base_url, e.g. http://127.0.0.1:P2/v1 */
-  model: string;
-  /** The JSON lines printed so far. */
-  lines(): Record<string, unknown>[];
-  /** Authorization header of Codex's placeholder login (the installation secret inside). */
-  auth: string;
-  stop(): Promise<void>;
-}
+type Gateway = GatewayProcess;
 
 async function startGateway(): Promise<Gateway> {
-  const env = isolatedEnv(sb.home, { ...sb.env });
-  const proc = spawn(process.execPath, [BIN, 'gateway', 'serve', '--port', '0', '--json'], { env, cwd: sb.home, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  const lines = () =>
-    out
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const deadline = Date.now() + 15_000;
-  while (!lines().some((l) => l.event === 'listening')) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`gateway did not start: ${out}\n${err}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  const listening = lines().find((l) => l.event === 'listening') as { chatgptBaseUrl: string; openaiBaseUrl: string };
-  const settings = JSON.parse(fs.readFileSync(path.join(sb.codexHome, 'codex-auth', 'gateway.json'), 'utf8')) as { secret: string };
-  secrets.push(settings.secret);
-  const auth = `Bearer ${makeJwt({ exp: nowSeconds() + 10 * 365 * 86400, 'https://codex-auth.invalid/gateway': { secret: settings.secret } })}`;
-  return {
-    proc,
-    backend: listening.chatgptBaseUrl,
-    model: listening.openaiBaseUrl,
-    lines,
-    auth,
-    async stop() {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await exited;
-      }
-      sb.transcript.push(out, err);
-    },
+  const g = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env });
+  secrets.push(g.secret);
+  const stop = g.stop.bind(g);
+  g.stop = async () => {
+    const r = await stop();
+    sb.transcript.push(r.stdout, r.stderr);
+    return r;
   };
+  return g;
 }
 
 async function accountA(): Promise<ChatgptAuthDoc> {
