@@ -156,6 +156,23 @@ const commands: CommandSpec[] = [
     ],
   },
   {
+    name: 'gateway',
+    description: 'keep Codex working through a usage limit inside the running session (a loopback gateway)',
+    examples: ['codex-auth gateway serve', 'codex-auth gateway serve --port 47310 --json'],
+    subcommands: [
+      {
+        name: 'serve',
+        description: 'run the gateway in the foreground on 127.0.0.1 (Ctrl-C stops it)',
+        options: [
+          { long: 'port', value: 'n', description: 'port of the ChatGPT-backend origin; the model origin uses n+1 (default 47310; 0: any free ports)' },
+          { long: 'json', description: 'JSON lines, one per event' },
+        ],
+        examples: ['codex-auth gateway serve', 'codex-auth gateway serve --port 0 --json'],
+        load: async () => (await import('../commands/gateway.js')).gatewayServe as Handler,
+      },
+    ],
+  },
+  {
     name: 'doctor',
     description: 'check the setup and say how to fix what is wrong: Codex home, permissions, keyring, codex, registry, locks',
     options: [json],

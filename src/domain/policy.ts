@@ -274,3 +274,88 @@ function moveOn(
   }
   return { action: 'warn', reason: `${active.label} is exhausted (${ex.why}) and there is no ${input.config.rotate ? 'ChatGPT account with headroom or ' : ''}fallback API key${note}`, state: prior, poll };
 }
+
+/**
+ * The gateway's question, asked at every request boundary: which account serves the next request?
+ * The same rules as decide() (exhaustion, rotation score, the fallback key, switch-back only once
+ * the usage API confirms), for a server that changes accounts per request instead of switching
+ * Codex's login. Order: the account the user chose; then, with rotation on, the other ChatGPT
+ * account with the most headroom (the one already serving first: no flapping); then the fallback
+ * key. Accounts in `exclude` failed this very request (a 429, a refresh that did not help).
+ */
+export interface ServingInput {
+  now: Date;
+  config: PolicyConfig;
+  /** The account the user chose (the registry's active account). */
+  chosenId: string | null;
+  /** The account that served the previous request, or null before the first. */
+  servingId: string | null;
+  accounts: PolicyAccount[];
+  limitEvents: LimitEvent[];
+  exclude?: ReadonlySet<string>;
+  /**
+   * What the usage API said about the chosen account since the last decision ('ok': its windows
+   * above are that answer). A switch back needs 'ok'; without an answer it comes with `check`.
+   */
+  checks?: Readonly<Record<string, CandidateCheck>>;
+}
+
+export type ServingDecision =
+  | {
+      id: string;
+      kind: 'chosen' | 'rotate' | 'fallback-key' | 'switch-back';
+      reason: string;
+      /** Switch back only after asking the usage API about `id` (record it in `checks`, decide again). */
+      check?: true;
+    }
+  /** Nothing can serve: `until` is the earliest time an exhausted account lifts, if known. */
+  | { id: null; reason: string; until: string | null };
+
+export function servingAccount(input: ServingInput): ServingDecision {
+  const { config } = input;
+  const exclude = input.exclude ?? new Set<string>();
+  const byId = new Map(input.accounts.map((a) => [a.id, a]));
+  const ex = { now: input.now, config, limitEvents: input.limitEvents, activeId: input.chosenId, activeSince: null };
+  const chosen = input.chosenId ? byId.get(input.chosenId) : undefined;
+  if (!chosen) return { id: null, reason: 'no account is active (codex-auth switch)', until: null };
+  if (chosen.kind === 'apikey') {
+    return exclude.has(chosen.id) ? { id: null, reason: `${chosen.label} failed`, until: null } : { id: chosen.id, kind: 'chosen', reason: `${chosen.label} is the account you chose` };
+  }
+  const chosenEx = exhaustion(chosen, ex);
+  const chosenUsable = !exclude.has(chosen.id) && !chosen.loginRequired && !chosenEx.exhausted;
+  const away = input.servingId !== null && input.servingId !== chosen.id && byId.has(input.servingId);
+  if (chosenUsable && !away) return { id: chosen.id, kind: 'chosen', reason: `${chosen.label} has headroom` };
+  if (chosenUsable && away && config.switchBack) {
+    const check = input.checks?.[chosen.id];
+    if (check === 'ok') return { id: chosen.id, kind: 'switch-back', reason: `${chosen.label} has headroom again` };
+    if (check === undefined) return { id: chosen.id, kind: 'switch-back', reason: `${chosen.label} may have headroom again`, check: true };
+  }
+  const why = chosen.loginRequired ? `${chosen.label} needs a new login` : exclude.has(chosen.id) ? `${chosen.label} failed` : chosenEx.exhausted ? `${chosen.label} is exhausted (${chosenEx.why})` : `${chosen.label} is not confirmed to have headroom yet`;
+  if (!config.enabled) {
+    if (!exclude.has(chosen.id) && !chosen.loginRequired) return { id: chosen.id, kind: 'chosen', reason: `${why}, and automatic fallback is disabled` };
+    return { id: null, reason: `${why}, and automatic fallback is disabled`, until: chosenEx.until };
+  }
+  const usable = (a: PolicyAccount | undefined): a is PolicyAccount => a !== undefined && !exclude.has(a.id) && !a.loginRequired;
+  if (config.rotate) {
+    const current = input.servingId ? byId.get(input.servingId) : undefined;
+    if (usable(current) && current.kind === 'chatgpt' && current.id !== chosen.id && score(current, ex) !== -1) {
+      return { id: current.id, kind: 'rotate', reason: `${why}; ${current.label} keeps serving` };
+    }
+    const cand = bestCandidate({ ...ex, accounts: input.accounts, state: null, activeSince: null }, new Set([chosen.id, ...exclude]));
+    if (cand) return { id: cand.id, kind: 'rotate', reason: `${why}; ${cand.label} has ${score(cand, ex) === null ? 'unknown usage' : 'the most headroom'}` };
+  }
+  const key = config.keyId ? byId.get(config.keyId) : undefined;
+  if (usable(key) && key.kind === 'apikey') return { id: key.id, kind: 'fallback-key', reason: `${why}; the fallback API key ${key.label} serves (billed per token)` };
+  // Nothing else: the chosen account is tried even when the cached numbers say it is exhausted (they
+  // may be stale; else its own usage-limit answer, with the real reset time, reaches Codex).
+  if (!exclude.has(chosen.id) && !chosen.loginRequired) return { id: chosen.id, kind: 'chosen', reason: `${why}; nothing else can serve, so ${chosen.label} is tried` };
+  // Nothing left: the earliest time any exhausted ChatGPT account lifts.
+  let until: number | null = null;
+  for (const a of input.accounts) {
+    if (a.kind !== 'chatgpt' || a.loginRequired) continue;
+    const e = exhaustion(a, ex);
+    const u = e.until ? Date.parse(e.until) : NaN;
+    if (e.exhausted && Number.isFinite(u)) until = until === null ? u : Math.min(until, u);
+  }
+  return { id: null, reason: `${why}, and no other account can serve`, until: until !== null ? new Date(until).toISOString() : null };
+}

@@ -89,23 +89,31 @@ function describeNetworkError(err: unknown, url: string, timeoutMs: number): Htt
 }
 
 /**
- * undici and node:tls are imported here, when a command first needs the network: everything is one
- * bundle, and a static import would load them for every command.
+ * The undici dispatcher every request goes through: HTTPS_PROXY/NO_PROXY from the injected
+ * environment, extra CAs. Also the gateway's, for its upstream requests.
  */
-export async function createHttpClient(env: NodeJS.ProcessEnv): Promise<HttpClient> {
-  const [{ EnvHttpProxyAgent, request }, tls] = await Promise.all([import('undici'), import('node:tls')]);
+export async function createDispatcher(env: NodeJS.ProcessEnv): Promise<Dispatcher> {
+  const [{ EnvHttpProxyAgent }, tls] = await Promise.all([import('undici'), import('node:tls')]);
   const ca = loadCa(env, tls.rootCertificates);
   // Proxy settings come from the injected environment (not process.env), upper or lower case.
   const pick = (name: string) => env[name] ?? env[name.toLowerCase()];
   const httpProxy = pick('HTTP_PROXY');
   const httpsProxy = pick('HTTPS_PROXY') ?? httpProxy;
   const noProxy = pick('NO_PROXY');
-  const dispatcher: Dispatcher = new EnvHttpProxyAgent({
+  return new EnvHttpProxyAgent({
     ...(httpProxy ? { httpProxy } : {}),
     ...(httpsProxy ? { httpsProxy } : {}),
     noProxy: noProxy ?? '',
     ...(ca ? { connect: { ca }, requestTls: { ca } } : {}),
   });
+}
+
+/**
+ * undici and node:tls are imported here, when a command first needs the network: everything is one
+ * bundle, and a static import would load them for every command.
+ */
+export async function createHttpClient(env: NodeJS.ProcessEnv): Promise<HttpClient> {
+  const [{ request }, dispatcher] = await Promise.all([import('undici'), createDispatcher(env)]);
   const defaultTimeout = httpTimeoutMs(env);
 
   async function once(req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {

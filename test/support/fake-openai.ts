@@ -94,7 +94,22 @@ export interface ResponsesConfig {
   usageLimit?: { planType?: string; resetsAt?: number };
   /** Text of the assistant message (default "hi"). */
   text?: string;
+  /**
+   * Answer 200 text/event-stream with these steps, in order: raw SSE text is written at once (one
+   * write each), `delayMs` waits, `gate` waits for the promise, `cut` destroys the connection
+   * without ending the stream (a stream cut mid-way).
+   */
+  stream?: StreamStep[];
+  /** Answer 400 "encrypted content … could not be verified" when the request carries encrypted reasoning. */
+  rejectEncryptedReasoning?: boolean;
   fault?: Fault;
+}
+
+export type StreamStep = string | { delayMs: number } | { gate: Promise<unknown> } | { cut: true };
+
+/** SSE text of one event. */
+export function sseEvent(ev: object): string {
+  return `data: ${JSON.stringify(ev)}\n\n`;
 }
 
 export interface UsageWindowSpec {
@@ -634,6 +649,21 @@ export class FakeOpenAI {
     if (this.closed || res.destroyed) return;
     if (reply.hang) return; // never answered; close() destroys the socket
     const headers: Record<string, string> = { ...reply.headers };
+    if (reply.stream) {
+      res.writeHead(reply.status ?? 200, headers);
+      for (const step of reply.stream) {
+        if (this.closed || res.destroyed) return;
+        if (typeof step === 'string') res.write(step);
+        else if ('delayMs' in step) await new Promise((resolve) => setTimeout(resolve, step.delayMs));
+        else if ('gate' in step) await step.gate;
+        else {
+          res.destroy();
+          return;
+        }
+      }
+      res.end();
+      return;
+    }
     let payload: string;
     if (reply.garbage) {
       headers['content-type'] ??= 'application/json';
@@ -724,6 +754,12 @@ export class FakeOpenAI {
     }
     const rateLimits = cfg?.rateLimits === undefined ? this.defaultRateLimits : cfg.rateLimits;
     const headers = rateLimitHeaders(rateLimits);
+    if (cfg?.rejectEncryptedReasoning && carriesEncryptedReasoning(r.body)) {
+      return {
+        status: 400,
+        body: { error: { message: 'The encrypted content for item rs_1 could not be verified.', type: 'invalid_request_error', param: null, code: 'invalid_encrypted_content' } },
+      };
+    }
     if (cfg?.usageLimit) {
       const resetsAt = cfg.usageLimit.resetsAt ?? nowSeconds() + 3600;
       return {
@@ -740,6 +776,7 @@ export class FakeOpenAI {
         },
       };
     }
+    if (cfg?.stream) return { headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }, stream: cfg.stream };
     return {
       headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
       body: sseSuccessBody(cfg?.text ?? 'hi'),
@@ -852,7 +889,18 @@ function formOrJson(r: RecordedRequest): Record<string, unknown> | null {
   }
 }
 
+/** Whether a Responses request body holds a reasoning item with encrypted content. */
+function carriesEncryptedReasoning(body: Buffer): boolean {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as { input?: unknown };
+    return Array.isArray(doc.input) && doc.input.some((i) => isObject(i) && i.type === 'reasoning' && typeof i.encrypted_content === 'string');
+  } catch {
+    return false;
+  }
+}
+
 interface Reply {
+  stream?: StreamStep[];
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;

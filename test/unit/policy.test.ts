@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bestCandidate, type Decision, decide, exhaustion, type PolicyAccount, type PolicyInput } from '../../src/domain/policy.js';
+import { bestCandidate, type Decision, decide, exhaustion, type PolicyAccount, type PolicyInput, type ServingDecision, type ServingInput, servingAccount } from '../../src/domain/policy.js';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const iso = (minutesFromNow: number) => new Date(NOW.getTime() + minutesFromNow * 60_000).toISOString();
@@ -174,5 +174,41 @@ describe('checking a rotation candidate before moving', () => {
 
   it('a switch back or to the key needs no check', () => {
     expect(decide(input({ accounts: [chatgpt('A', 100), KEY] }))).not.toHaveProperty('check');
+  });
+});
+
+describe('servingAccount (the gateway: which account serves the next request)', () => {
+  const cfg = (over: Partial<PolicyInput['config']> = {}) => ({ enabled: true, keyId: 'K', threshold: 100, rotate: false, switchBack: true, ...over });
+  const serve = (p: Partial<ServingInput> & { accounts: PolicyAccount[] }): ServingDecision =>
+    servingAccount({ now: NOW, config: cfg(), chosenId: 'A', servingId: null, limitEvents: [], ...p });
+  const short = (d: ServingDecision) => (d.id === null ? 'none' : `${d.id}:${d.kind}${d.check ? ':check' : ''}`);
+  const cases: Array<[string, Partial<ServingInput> & { accounts: PolicyAccount[] }, string]> = [
+    ['the chosen account with headroom serves', { accounts: [chatgpt('A', 40), chatgpt('B', 0), KEY] }, 'A:chosen'],
+    ['chosen exhausted, rotation off (the default for the gateway order) → the key, not B', { accounts: [chatgpt('A', 100), chatgpt('B', 0), KEY] }, 'K:fallback-key'],
+    ['a 429 on this request (excluded) → the key', { accounts: [chatgpt('A', 40), KEY], exclude: new Set(['A']) }, 'K:fallback-key'],
+    ['a limit event that has not lifted → the key', { accounts: [chatgpt('A', 40), KEY], limitEvents: [{ accountId: 'A', at: iso(-1), resetsAt: iso(60) }] }, 'K:fallback-key'],
+    ['rotation on → another ChatGPT account first', { accounts: [chatgpt('A', 100), chatgpt('B', 10), KEY], config: cfg({ rotate: true }) }, 'B:rotate'],
+    ['rotation on, the rotated account keeps serving over a better one', { accounts: [chatgpt('A', 100), chatgpt('B', 50), chatgpt('C', 0), KEY], config: cfg({ rotate: true }), servingId: 'B' }, 'B:rotate'],
+    ['rotation on, every ChatGPT account exhausted → the key', { accounts: [chatgpt('A', 100), chatgpt('B', 100), KEY], config: cfg({ rotate: true }) }, 'K:fallback-key'],
+    ['on the key, the chosen account reset: switch back, after a usage check', { accounts: [chatgpt('A', 100, 0, { reset5h: -1 }), KEY], servingId: 'K' }, 'A:switch-back:check'],
+    ['… confirmed by the usage API → switch back', { accounts: [chatgpt('A', 0), KEY], servingId: 'K', checks: { A: 'ok' } }, 'A:switch-back'],
+    ['… the check failed → stay on the key', { accounts: [chatgpt('A', 0), KEY], servingId: 'K', checks: { A: 'failed' } }, 'K:fallback-key'],
+    ['… switch-back off → stay on the key', { accounts: [chatgpt('A', 0), KEY], servingId: 'K', config: cfg({ switchBack: false }) }, 'K:fallback-key'],
+    ['fallback disabled → the chosen account even when exhausted (its 429 reaches Codex)', { accounts: [chatgpt('A', 100), KEY], config: cfg({ enabled: false }) }, 'A:chosen'],
+    ['fallback disabled and the chosen account failed this request → nothing', { accounts: [chatgpt('A', 40), KEY], config: cfg({ enabled: false }), exclude: new Set(['A']) }, 'none'],
+    ['everything exhausted → nothing', { accounts: [chatgpt('A', 40), KEY], exclude: new Set(['A', 'K']) }, 'none'],
+    ['no fallback key stored, chosen exhausted → the chosen one is tried anyway', { accounts: [chatgpt('A', 100)], config: cfg({ keyId: null }) }, 'A:chosen'],
+    ['the user chose an API key → it serves', { chosenId: 'K', accounts: [chatgpt('A', 0), KEY] }, 'K:chosen'],
+    ['a login-required chosen account → the key', { accounts: [chatgpt('A', 0, 0, { loginRequired: true }), KEY] }, 'K:fallback-key'],
+  ];
+  it.each(cases)('%s', (_n, p, expected) => {
+    expect(short(serve(p))).toBe(expected);
+  });
+
+  it('nothing left: says when the earliest exhausted account lifts', () => {
+    const d = serve({ accounts: [chatgpt('A', 100, 0, { reset5h: 30 }), chatgpt('B', 100, 0, { reset5h: 10 }), KEY], config: cfg({ rotate: true }), exclude: new Set(['K']) });
+    expect(d).toMatchObject({ id: 'A', kind: 'chosen' });
+    const none = serve({ accounts: [chatgpt('A', 100, 0, { reset5h: 30 }), chatgpt('B', 100, 0, { reset5h: 10 }), KEY], config: cfg({ rotate: true }), exclude: new Set(['K', 'A']) });
+    expect(none).toEqual({ id: null, reason: expect.stringContaining('no other account can serve'), until: iso(10) });
   });
 });

@@ -1,0 +1,64 @@
+/** Runs the built `codex-auth gateway serve --port 0 --json` as a subprocess, for HTTP and e2e tests. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN } from './bin.js';
+import { isolatedEnv } from './codex.js';
+import { makeJwt, nowSeconds } from './jwt.js';
+
+export interface GatewayProcess {
+  proc: ChildProcess;
+  /** chatgpt_base_url, e.g. http://127.0.0.1:P/backend-api/ */
+  backend: string;
+  /** openai_base_url, e.g. http://127.0.0.1:P2/v1 */
+  model: string;
+  /** The installation secret (from gateway.json). */
+  secret: string;
+  /** The JSON lines printed so far. */
+  lines(): Record<string, unknown>[];
+  /** Authorization header of a placeholder login carrying the secret (built here, not by the product). */
+  auth: string;
+  /** Stops it (SIGTERM) and returns what it printed. */
+  stop(): Promise<{ stdout: string; stderr: string }>;
+}
+
+export async function startGatewayProcess(opts: { home: string; codexAuthHome: string; env: Record<string, string> }): Promise<GatewayProcess> {
+  const env = isolatedEnv(opts.home, { TZ: 'UTC', ...opts.env });
+  const proc = spawn(process.execPath, [BIN, 'gateway', 'serve', '--port', '0', '--json'], { env, cwd: opts.home, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const deadline = Date.now() + 15_000;
+  while (!lines().some((l) => l.event === 'listening')) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`gateway did not start: ${out}\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const listening = lines().find((l) => l.event === 'listening') as { chatgptBaseUrl: string; openaiBaseUrl: string };
+  const { secret } = JSON.parse(fs.readFileSync(path.join(opts.codexAuthHome, 'gateway.json'), 'utf8')) as { secret: string };
+  const auth = `Bearer ${makeJwt({ exp: nowSeconds() + 10 * 365 * 86400, 'https://codex-auth.invalid/gateway': { secret } })}`;
+  return {
+    proc,
+    backend: listening.chatgptBaseUrl,
+    model: listening.openaiBaseUrl,
+    secret,
+    lines,
+    auth,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
+      return { stdout: out, stderr: err };
+    },
+  };
+}
