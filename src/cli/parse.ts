@@ -4,7 +4,7 @@
  * UsageError with a one-line message (exit 2).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { GlobalOptions } from '../app.js';
+import type { GlobalOptions } from './app.js';
 import { type CommandSpec, isNegation, optionFlags, optionKey, type OptionSpec, type ProgramSpec } from './spec.js';
 
 export class UsageError extends Error {

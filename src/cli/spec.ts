@@ -3,7 +3,7 @@
  * options, help and examples, declared once. Parsing (src/cli/parse.ts), `--help`
  * (src/cli/help.ts) and shell completion (src/commands/completion.ts) all come from it.
  */
-import type { App } from '../app.js';
+import type { App } from './app.js';
 
 /** A command's handler: its positional arguments in declared order, and its options. */
 export type Handler = (app: App, args: unknown[], opts: Record<string, unknown>) => Promise<number>;

@@ -2,16 +2,16 @@
  * `codex-auth add-api-key [KEY|-]`: store an OpenAI API key (in the OS keyring by default), verified
  * with GET /v1/me, and register it as an account; the first one becomes the fallback key.
  */
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { apiKeyIdentity, describeAccount, identityFields, newAccount, validateAlias } from '../domain/accounts.js';
 import { apiKeyAccountId, apiKeyAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
 import { looksLikeApiKey, maskKey } from '../domain/mask.js';
 import { CliError, usageError } from '../errors.js';
 import type { MeIdentity } from '../openai/me.js';
 import { apiKeyHashOf } from '../domain/accounts.js';
-import { withTokenLock } from '../credentials.js';
+import { withTokenLock } from '../services/credentials.js';
 import type { Registry } from '../store/registry-schema.js';
-import { applySync, syncedView } from '../sync.js';
+import { applySync, syncedView } from '../services/sync.js';
 
 export interface AddApiKeyOptions {
   alias?: string;

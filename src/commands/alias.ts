@@ -1,9 +1,9 @@
 /** `codex-auth alias QUERY NAME` / `codex-auth alias QUERY --clear`. */
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { describeAccount, validateAlias } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
-import { selectAccount } from '../select.js';
-import { applySync, syncedView } from '../sync.js';
+import { selectAccount } from '../services/select.js';
+import { applySync, syncedView } from '../services/sync.js';
 
 export interface AliasOptions {
   clear?: boolean;

@@ -15,7 +15,7 @@
  * (nothing at all on any error).
  */
 import fs from 'node:fs';
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { type CommandSpec, type OptionSpec, type ProgramSpec } from '../cli/spec.js';
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { AuthFileError, chatgptIdentity, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
 import { maskKey } from '../domain/mask.js';

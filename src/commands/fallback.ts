@@ -1,10 +1,10 @@
 /** `codex-auth fallback enable|disable|status`: the automatic fallback policy. */
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
-import { selectAccount } from '../select.js';
+import { selectAccount } from '../services/select.js';
 import type { Registry } from '../store/registry-schema.js';
-import { applySync, syncedView } from '../sync.js';
+import { applySync, syncedView } from '../services/sync.js';
 
 export interface EnableOptions {
   key?: string;
@@ -109,7 +109,7 @@ export async function fallbackDisable(app: App): Promise<number> {
 }
 
 export async function fallbackStatus(app: App, _args: unknown[], opts: { refresh?: boolean }): Promise<number> {
-  const { evaluate } = await import('../fallback.js');
+  const { evaluate } = await import('../services/fallback.js');
   const ev = await evaluate(app, { poll: Boolean(opts.refresh), dryRun: true });
   const reg = (await app.registry.load());
   const d = ev.decision;

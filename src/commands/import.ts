@@ -1,15 +1,15 @@
 /** `codex-auth import [PATH...]`: register Codex auth.json files (or Codex's current login). */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../app.js';
-import { recordSettled, type Settled, settleLocked, withTokenLock } from '../credentials.js';
+import type { App } from '../cli/app.js';
+import { recordSettled, type Settled, settleLocked, withTokenLock } from '../services/credentials.js';
 import { compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta, validateAlias } from '../domain/accounts.js';
 import { AuthFileError, type ParsedAuth, parseAuthJson } from '../domain/authfile.js';
 import { CliError, describeError, errnoCode, usageError } from '../errors.js';
 import type { StampedText } from '../store/live.js';
 import type { Account, Registry, SecretRef } from '../store/registry-schema.js';
-import { applySync, identify, prepareSync, recordWrittenLive, setActive } from '../sync.js';
-import { pushLive } from '../tokens.js';
+import { applySync, identify, prepareSync, recordWrittenLive, setActive } from '../services/sync.js';
+import { pushLive } from '../services/tokens.js';
 
 export interface ImportOptions {
   alias?: string;

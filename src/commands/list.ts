@@ -1,9 +1,9 @@
 /** `codex-auth list`: every account with plan, usage left, last activity. */
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { accountLabel } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
 import type { Account, Registry, UsageWindow } from '../store/registry-schema.js';
-import { applySync, syncedView, unknownKeyMessage } from '../sync.js';
+import { applySync, syncedView, unknownKeyMessage } from '../services/sync.js';
 import { renderColumns } from '../ui/table.js';
 
 export interface ListOptions {
@@ -49,7 +49,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
   const unknown = view.live.kind === 'unknown' ? view.live : null;
   if (opts.refresh && reg.accounts.some((a) => a.kind === 'chatgpt')) {
     const { startSpinner } = await import('../ui/spinner.js');
-    const { refreshUsage } = await import('../usage.js');
+    const { refreshUsage } = await import('../services/usage.js');
     const total = reg.accounts.filter((a) => a.kind === 'chatgpt').length;
     const spinner = startSpinner(app.ctx.stderr, `Fetching usage of ${total} account${total === 1 ? '' : 's'}…`, true);
     try {
@@ -61,7 +61,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
     if (unknown) applySync(reg, unknown, app.now());
   } else {
     // Without --refresh: cached values, plus what Codex logged itself for the active account.
-    const { sessionUsageOfActive } = await import('../usage.js');
+    const { sessionUsageOfActive } = await import('../services/usage.js');
     const seen = await sessionUsageOfActive(app, reg);
     const acc = seen ? reg.accounts.find((a) => a.id === seen.id) : undefined;
     if (seen && acc) {

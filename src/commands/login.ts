@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
 import { validateAlias } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';

@@ -1,13 +1,13 @@
 /** `codex-auth refresh [QUERY] [--force]`: refresh OAuth tokens that are about to expire. */
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
 import { mapLimit } from '../openai/usage.js';
-import { selectAccount } from '../select.js';
+import { selectAccount } from '../services/select.js';
 import type { Account } from '../store/registry-schema.js';
-import { loadSynced } from '../sync.js';
+import { loadSynced } from '../services/sync.js';
 import { CliError } from '../errors.js';
-import { ensureFreshTokens, type FreshResult } from '../tokens.js';
+import { ensureFreshTokens, type FreshResult } from '../services/tokens.js';
 
 export interface RefreshOptions {
   force?: boolean;

@@ -1,11 +1,11 @@
 /** `codex-auth remove QUERY...`: forget accounts and delete their stored secrets. */
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import type { Account } from '../store/registry-schema.js';
-import { selectAccount } from '../select.js';
+import { selectAccount } from '../services/select.js';
 import { readPending, removePending } from '../store/pending.js';
-import { applySync, setActive, syncedView } from '../sync.js';
+import { applySync, setActive, syncedView } from '../services/sync.js';
 
 export interface RemoveOptions {
   yes?: boolean;

@@ -4,10 +4,10 @@
  * continue an interactive session with `codex resume <session id>`. Exits with codex's code.
  */
 import { spawn } from 'node:child_process';
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
 import { describeAccount } from '../domain/accounts.js';
-import type { Evaluation } from '../fallback.js';
+import type { Evaluation } from '../services/fallback.js';
 
 /** Codex's subcommands: the first positional that is one of these decides the kind of run. */
 const SUBCOMMANDS = new Set(['exec', 'e', 'review', 'login', 'logout', 'mcp', 'mcp-server', 'app-server', 'completion', 'sandbox', 'debug', 'apply', 'a', 'resume', 'fork', 'cloud', 'features', 'help']);
@@ -77,7 +77,7 @@ function say(app: App, ev: Evaluation): void {
 export async function runCommand(app: App, args: unknown[]): Promise<number> {
   const codexArgs = ((args[0] as string[] | undefined) ?? []).slice();
   const bin = findCodexBinary(app.env);
-  const { evaluate } = await import('../fallback.js');
+  const { evaluate } = await import('../services/fallback.js');
   const sessions = await import('../codex/sessions.js');
 
   // Before: an account that is already exhausted is not worth starting on.

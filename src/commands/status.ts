@@ -1,7 +1,7 @@
 /** `codex-auth status`: the active account and everything that decides what Codex uses. */
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
-import { syncedView } from '../sync.js';
+import { syncedView } from '../services/sync.js';
 
 const ENV_OVERRIDES = [
   'CODEX_HOME',

@@ -1,18 +1,18 @@
 /** `codex-auth switch [QUERY|-]`: make an account the one Codex uses, atomically. */
-import type { App } from '../app.js';
-import type { ProcessInfo } from '../context.js';
+import type { App } from '../cli/app.js';
+import type { ProcessInfo } from '../platform/context.js';
 import { describeAccount } from '../domain/accounts.js';
 import { compareSnapshotMeta, snapshotMeta } from '../domain/accounts.js';
 import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
 import { maskKey } from '../domain/mask.js';
-import { recordSettled, settleLocked, withTokenLock } from '../credentials.js';
+import { recordSettled, settleLocked, withTokenLock } from '../services/credentials.js';
 import { CliError } from '../errors.js';
 import { backupLive } from '../store/backups.js';
 import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
-import { selectAccount } from '../select.js';
+import { selectAccount } from '../services/select.js';
 import type { StampedText } from '../store/live.js';
-import { applySync, identifyLocally, localPlan, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../sync.js';
+import { applySync, identifyLocally, localPlan, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../services/sync.js';
 
 export interface SwitchOptions {
   json?: boolean;

@@ -3,10 +3,10 @@
  * --once, a single evaluation; --install-service / --uninstall-service manage a per-user service.
  */
 import path from 'node:path';
-import type { App } from '../app.js';
+import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
-import type { Evaluation } from '../fallback.js';
+import type { Evaluation } from '../services/fallback.js';
 import { acquireFileLock } from '../store/lock.js';
 
 export interface WatchOptions {
@@ -87,7 +87,7 @@ export async function watchCommand(app: App, _args: unknown[], opts: WatchOption
   if (opts.installService || opts.uninstallService) return serviceCommand(app, opts);
   const interval = parseInterval(opts.interval);
   const sessions = await import('../codex/sessions.js');
-  const { evaluate } = await import('../fallback.js');
+  const { evaluate } = await import('../services/fallback.js');
   const reporter = new Reporter(app);
 
   if (opts.once) {

@@ -18,7 +18,7 @@
  *   username, so each side reads and updates the other's item in place (no duplicates).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { nodeRequire } from '../node-require.js';
+import { nodeRequire } from '../platform/node-require.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';

@@ -66,7 +66,7 @@ export const FallbackConfig = z.looseObject({
 /**
  * What codex-auth last read or wrote in Codex's auth.json (file mode), like git's index: that file
  * version's device, inode, size, mtime and ctime (nanoseconds; decimal strings), what its credentials
- * hash to and whose they are. A read of exactly that version uses them instead of hashing (src/sync.ts).
+ * hash to and whose they are. A read of exactly that version uses them instead of hashing (src/services/sync.ts).
  * Only a cache: an invalid record is dropped, never a reason to call the registry corrupt.
  */
 export const LiveFile = z.looseObject({

@@ -4,7 +4,7 @@
  * the prompts in ./prompt.ts.
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { InStream, OutStream } from '../context.js';
+import type { InStream, OutStream } from '../platform/context.js';
 import { oneLine } from '../domain/display.js';
 
 export interface PickerItem<T> {

@@ -2,7 +2,7 @@
  * Small terminal prompts drawn on stderr: yes/no confirmation, hidden input for secrets, and reading piped
  * stdin whole. No dependencies; shares the key decoder and raw-mode session with the picker.
  */
-import type { InStream } from '../context.js';
+import type { InStream } from '../platform/context.js';
 import { safeText } from '../domain/display.js';
 import { listenKeys, type KeySession, type PickerIO } from './picker.js';
 

@@ -9,18 +9,18 @@
  * copy is updated (only while it still belongs to the account and holds the token used, under
  * Codex's own flocks), the stored snapshot is written, and one short registry update records it.
  * A busy registry lock, a crash or a kill after the answer loses nothing: the journal holds the
- * tokens until a later command folds them in (src/credentials.ts).
+ * tokens until a later command folds them in (src/services/credentials.ts).
  */
-import type { App } from './app.js';
-import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/accounts.js';
-import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from './domain/authfile.js';
-import { jwtExpiry } from './domain/jwt.js';
+import type { App } from '../cli/app.js';
+import { compareSnapshotMeta, describeAccount, snapshotMeta } from '../domain/accounts.js';
+import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
+import { jwtExpiry } from '../domain/jwt.js';
 import { type Candidate, liveFirst, recordSettled, type Settled, settleLocked, withTokenLock } from './credentials.js';
-import { errnoCode } from './errors.js';
-import { crashPoint } from './failpoint.js';
-import type { StampedText } from './store/live.js';
-import { writePending } from './store/pending.js';
-import type { Account, Registry } from './store/registry-schema.js';
+import { errnoCode } from '../errors.js';
+import { crashPoint } from '../platform/failpoint.js';
+import type { StampedText } from '../store/live.js';
+import { writePending } from '../store/pending.js';
+import type { Account, Registry } from '../store/registry-schema.js';
 import { readStamped, recordWrittenLive } from './sync.js';
 
 export const REFRESH_SKEW_SECONDS = 300;
@@ -149,7 +149,7 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
     await record();
     return { ok: false, permanent: true, short: 'login required', message: 'only an already-rotated refresh token is left; log in again' };
   }
-  const { refreshTokens, refreshUrl, mergeRefreshed } = await import('./openai/oauth.js');
+  const { refreshTokens, refreshUrl, mergeRefreshed } = await import('../openai/oauth.js');
   crashPoint(app.env, 'refresh-before-request');
   const result = await refreshTokens(await app.ctx.http(), refreshUrl(app.env), rt);
   if (!result.ok) {

@@ -18,13 +18,13 @@
  * writes rename a new file into place (another inode); a `cp` over it keeps the inode but not the
  * times; `touch -d` can put mtime back but every change sets ctime. Any difference: hashed as before.
  */
-import type { App } from './app.js';
-import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta } from './domain/accounts.js';
-import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from './domain/authfile.js';
-import { maskKey } from './domain/mask.js';
-import { CliError } from './errors.js';
-import { type LiveCredentials, type LiveFileStat, sameFileVersion, type StampedText } from './store/live.js';
-import type { Account, LiveFile, Registry } from './store/registry-schema.js';
+import type { App } from '../cli/app.js';
+import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta } from '../domain/accounts.js';
+import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
+import { maskKey } from '../domain/mask.js';
+import { CliError } from '../errors.js';
+import { type LiveCredentials, type LiveFileStat, sameFileVersion, type StampedText } from '../store/live.js';
+import type { Account, LiveFile, Registry } from '../store/registry-schema.js';
 
 /** `stat`: the auth.json version read (file mode), null when there is none to record (keyring, auto). */
 export type LiveRead = { kind: 'none' } | { kind: 'error'; message: string; text?: string } | { kind: 'ok'; text: string; auth: ParsedAuth; stat: LiveFileStat | null };
@@ -134,7 +134,7 @@ export async function identify(app: App, auth: ParsedAuth, reg: Registry, rec: L
   const local = identifyLocally(auth, reg, rec);
   if (local) return local;
   const key = auth.apiKey ?? '';
-  const { fetchMe } = await import('./openai/me.js');
+  const { fetchMe } = await import('../openai/me.js');
   const me = await fetchMe(await app.ctx.http(), app.env, key);
   return apiKeyIdentity(apiKeyAccountId(me.id, key), me, key);
 }
@@ -283,7 +283,7 @@ async function saveLive(app: App, identity: Identity, auth: ParsedAuth, plan: Sy
   }
   const r = await tryTokenLock(app, secret.ref, what, save);
   if (!r.held) {
-    const { writePending } = await import('./store/pending.js');
+    const { writePending } = await import('../store/pending.js');
     writePending(app.paths.home, secret.ref, { accountId: identity.id, at: app.now().toISOString(), source: 'live', auth: auth.raw, consumed: [], rotated: null });
     app.out.debug(`${what} is busy (its token lock is held): its live credentials wait in the pending-token journal`);
   }

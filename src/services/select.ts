@@ -1,9 +1,9 @@
 /** Turning a QUERY (or nothing, on a terminal) into accounts, the same way for every command. */
-import type { App } from './app.js';
-import { describeAccount } from './domain/accounts.js';
-import { type NumberedAccount, numbered, resolveQuery } from './domain/view.js';
-import { CliError, usageError } from './errors.js';
-import type { Account, Registry } from './store/registry-schema.js';
+import type { App } from '../cli/app.js';
+import { describeAccount } from '../domain/accounts.js';
+import { type NumberedAccount, numbered, resolveQuery } from '../domain/view.js';
+import { CliError, usageError } from '../errors.js';
+import type { Account, Registry } from '../store/registry-schema.js';
 
 function candidates(list: NumberedAccount[]): string {
   return list.map((m) => `  ${String(m.number).padStart(3)}  ${describeAccount(m.account)}`).join('\n');
@@ -19,7 +19,7 @@ function interactive(app: App): boolean {
 }
 
 async function pickFrom(app: App, title: string, list: NumberedAccount[], reg: Registry): Promise<Account> {
-  const { pick } = await import('./ui/picker.js');
+  const { pick } = await import('../ui/picker.js');
   const chosen = await pick(
     { stdin: app.ctx.stdin, stderr: app.ctx.stderr },
     title,

@@ -2,14 +2,14 @@
  * Per-invocation wiring: resolved paths, output, registry, secret stores, live credentials.
  * Built lazily from the injected Ctx so each command pays only for what it uses.
  */
-import type { Ctx } from './context.js';
-import { type CodexConfig, readCodexConfig } from './store/codex-config.js';
-import { FileLiveCredentials, type LiveCredentials } from './store/live.js';
-import { type Paths, resolvePaths } from './store/paths.js';
-import { RegistryStore } from './store/registry.js';
-import type { Account, SecretRef } from './store/registry-schema.js';
-import { FileSecretStore, fileRefFor, type SecretStore, Secrets } from './store/secrets.js';
-import { Output } from './ui/output.js';
+import type { Ctx } from '../platform/context.js';
+import { type CodexConfig, readCodexConfig } from '../store/codex-config.js';
+import { FileLiveCredentials, type LiveCredentials } from '../store/live.js';
+import { type Paths, resolvePaths } from '../store/paths.js';
+import { RegistryStore } from '../store/registry.js';
+import type { Account, SecretRef } from '../store/registry-schema.js';
+import { FileSecretStore, fileRefFor, type SecretStore, Secrets } from '../store/secrets.js';
+import { Output } from '../ui/output.js';
 
 export interface GlobalOptions {
   codexHome?: string;
@@ -62,7 +62,7 @@ export class App {
     return (this._secrets ??= new Secrets({
       file: () => new FileSecretStore(this.paths.accountsDir),
       keyring: () => new LazyStore('keyring', this.ctx.platform, async () => {
-        const k = await import('./store/keyring.js');
+        const k = await import('../store/keyring.js');
         return new k.KeyringSecretStore({
           home: this.paths.home,
           timeoutMs: k.keyringTimeoutFromEnv(this.env),
@@ -81,8 +81,8 @@ export class App {
     return (this._live ??= this.config().then(async (cfg) => {
       const debug = (m: string) => this.out.debug(m);
       if (cfg.credentialStore === 'keyring' || cfg.credentialStore === 'auto') {
-        const k = await import('./store/keyring.js');
-        const l = await import('./store/live-keyring.js');
+        const k = await import('../store/keyring.js');
+        const l = await import('../store/live-keyring.js');
         const backend = this.ctx.keyringBackend ? await this.ctx.keyringBackend() : new k.NapiKeyringBackend({ env: this.env });
         const opts = { env: this.env, debug, warn: (m: string) => this.out.warn(m), backend, timeoutMs: k.keyringTimeoutFromEnv(this.env), platform: this.ctx.platform };
         return cfg.credentialStore === 'keyring' ? new l.KeyringLiveCredentials(this.paths, opts) : new l.AutoLiveCredentials(this.paths, opts);

@@ -4,15 +4,15 @@
  * document under --json.
  */
 import { App } from './app.js';
-import { PROGRAM } from './cli/commands.js';
-import { renderHelp } from './cli/help.js';
-import { type Parsed, parseCommandLine, UsageError } from './cli/parse.js';
-import type { Ctx } from './context.js';
-import { Output, terminalText } from './ui/output.js';
-import { VERSION } from './version.js';
+import { PROGRAM } from './commands.js';
+import { renderHelp } from './help.js';
+import { type Parsed, parseCommandLine, UsageError } from './parse.js';
+import type { Ctx } from '../platform/context.js';
+import { Output, terminalText } from '../ui/output.js';
+import { VERSION } from '../version.js';
 
 export async function runProgram(argv: string[], injected?: Ctx): Promise<number> {
-  const ctx = injected ?? (await (await import('./context.js')).defaultCtx());
+  const ctx = injected ?? (await (await import('../platform/context.js')).defaultCtx());
   let parsed: Parsed;
   try {
     parsed = parseCommandLine(argv, PROGRAM);

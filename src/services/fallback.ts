@@ -3,15 +3,15 @@
  * call the pure decide(), switch when it says so, and log every automatic switch.
  */
 import fs from 'node:fs';
-import type { App } from './app.js';
-import type { SessionEvent } from './codex/sessions.js';
-import { describeAccount } from './domain/accounts.js';
-import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from './domain/policy.js';
-import { errnoCode } from './errors.js';
-import { ensurePrivateDir } from './store/atomic.js';
-import type { Registry } from './store/registry-schema.js';
+import type { App } from '../cli/app.js';
+import type { SessionEvent } from '../codex/sessions.js';
+import { describeAccount } from '../domain/accounts.js';
+import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from '../domain/policy.js';
+import { errnoCode } from '../errors.js';
+import { ensurePrivateDir } from '../store/atomic.js';
+import type { Registry } from '../store/registry-schema.js';
 import { loadSynced } from './sync.js';
-import type { SwitchResult } from './commands/switch.js';
+import type { SwitchResult } from '../commands/switch.js';
 import type { UsageOutcome } from './usage.js';
 
 const LIMIT_EVENTS_KEEP = 50;
@@ -159,7 +159,7 @@ export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluat
   const input: PolicyInput = { ...policyInput(reg, app.now()), checks };
   let switched: SwitchResult | null = null;
   if (decision.action === 'switch') {
-    const { performSwitch } = await import('./commands/switch.js');
+    const { performSwitch } = await import('../commands/switch.js');
     const chosen = decision;
     // Under the locks, on the registry as it is then: the same decision still holds (another process
     // may have saved newer usage meanwhile), else nothing is switched.

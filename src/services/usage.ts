@@ -1,7 +1,7 @@
 /** Fetching the usage windows of ChatGPT accounts, concurrently and bounded, into the registry cache. */
-import type { App } from './app.js';
-import { CliError } from './errors.js';
-import type { Account, UsageSnapshot } from './store/registry-schema.js';
+import type { App } from '../cli/app.js';
+import { CliError } from '../errors.js';
+import type { Account, UsageSnapshot } from '../store/registry-schema.js';
 import { ensureFreshTokens } from './tokens.js';
 
 export const DEFAULT_USAGE_CONCURRENCY = 8;
@@ -23,7 +23,7 @@ function concurrency(env: NodeJS.ProcessEnv): number {
 }
 
 export async function fetchAccountUsage(app: App, account: Account): Promise<UsageOutcome> {
-  const { chatgptBaseUrl, fetchUsage } = await import('./openai/usage.js');
+  const { chatgptBaseUrl, fetchUsage } = await import('../openai/usage.js');
   const base = chatgptBaseUrl(app.env, (await app.config()).chatgptBaseUrl);
   const http = await app.ctx.http();
   let fresh = await ensureFreshTokens(app, account.id);
@@ -43,7 +43,7 @@ export async function fetchAccountUsage(app: App, account: Account): Promise<Usa
 
 /** Fetch usage for `accounts` (ChatGPT ones), bounded, then store the results in the registry. */
 export async function refreshUsage(app: App, accounts: readonly Account[], onProgress?: (done: number, total: number) => void): Promise<UsageOutcome[]> {
-  const { mapLimit } = await import('./openai/usage.js');
+  const { mapLimit } = await import('../openai/usage.js');
   const targets = accounts.filter((a) => a.kind === 'chatgpt');
   let done = 0;
   const outcomes = await mapLimit(targets, concurrency(app.env), async (a) => {
@@ -80,7 +80,7 @@ export async function sessionUsageOfActive(app: App, reg: { activeId: string | n
   const active = reg.accounts.find((a) => a.id === reg.activeId);
   if (!active || active.kind !== 'chatgpt' || !reg.activeSince) return null;
   const since = new Date(reg.activeSince);
-  const s = await import('./codex/sessions.js');
+  const s = await import('../codex/sessions.js');
   let events;
   try {
     events = s.readRecentEvents(app.paths.codexHome, { maxFiles: 4, since, initialTailBytes: 256 * 1024 });

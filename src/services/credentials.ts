@@ -14,14 +14,14 @@
  * Lock order: a token lock first, then Codex's locks, then the registry lock (src/store/lock.ts).
  */
 import path from 'node:path';
-import type { App } from './app.js';
-import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/accounts.js';
-import { type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth } from './domain/authfile.js';
-import { jwtExpiry } from './domain/jwt.js';
-import { CliError } from './errors.js';
-import { acquireFileLock } from './store/lock.js';
-import { pendingDir, pendingFiles, readPending, removePending } from './store/pending.js';
-import type { Account, Registry } from './store/registry-schema.js';
+import type { App } from '../cli/app.js';
+import { compareSnapshotMeta, describeAccount, snapshotMeta } from '../domain/accounts.js';
+import { type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth } from '../domain/authfile.js';
+import { jwtExpiry } from '../domain/jwt.js';
+import { CliError } from '../errors.js';
+import { acquireFileLock } from '../store/lock.js';
+import { pendingDir, pendingFiles, readPending, removePending } from '../store/pending.js';
+import type { Account, Registry } from '../store/registry-schema.js';
 
 /** How many rotated-away refresh tokens an account remembers (never sent again). */
 export const ROTATED_KEEP = 8;
