@@ -1,7 +1,7 @@
 /** The ChatGPT usage API (`GET {chatgpt base}/wham/usage`, CODEX-FACTS.md §5). */
 import { normalizePlan } from '../domain/plans.js';
 import type { UsageWindow } from '../store/registry-schema.js';
-import { type HttpClient, isHttpError, parseJson } from './http.js';
+import { type HttpClient, isHttpError, parseJson } from '../platform/http.js';
 
 export const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api';
 

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import { nodeRequire } from './node-require.js';
-import type { HttpClient } from '../openai/http.js';
+import type { HttpClient } from './http.js';
 import type { KeyringBackend } from '../store/keyring.js';
 
 export interface OutStream {
@@ -135,8 +135,8 @@ export async function defaultCtx(): Promise<Ctx> {
     stdout: lazyOut(1, () => process.stdout),
     stderr: lazyOut(2, () => process.stderr),
     now: () => new Date(),
-    http: () => (http ??= import('../openai/http.js').then((m) => m.createHttpClient(env))),
-    codexProcesses: async () => (await import('../codex/processes.js')).findCodexProcesses(process.platform),
+    http: () => (http ??= import('./http.js').then((m) => m.createHttpClient(env))),
+    codexProcesses: async () => (await import('./processes.js')).findCodexProcesses(process.platform),
   };
   return Object.defineProperty(ctx, 'stdin', { get: () => process.stdin, enumerable: true }) as Ctx;
 }

@@ -1,8 +1,8 @@
 /** Finding running Codex processes, to warn that they keep their old account until restarted. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ProcessInfo } from '../platform/context.js';
-import { nodeRequire } from '../platform/node-require.js';
+import type { ProcessInfo } from './context.js';
+import { nodeRequire } from './node-require.js';
 
 function isCodexArgv(argv: string[]): boolean {
   const [exe, script] = argv;
