@@ -7,7 +7,7 @@ import { type CodexConfig, readCodexConfig } from '../store/codex-config.js';
 import { FileLiveCredentials, type LiveCredentials } from '../store/live.js';
 import { type Paths, resolvePaths } from '../store/paths.js';
 import { RegistryStore } from '../store/registry.js';
-import type { Account, SecretRef } from '../store/registry-schema.js';
+import type { Account, SecretRef } from '../domain/types.js';
 import { FileSecretStore, fileRefFor, type SecretStore, Secrets } from '../store/secrets.js';
 import { Output } from '../ui/output.js';
 

@@ -10,7 +10,7 @@ import { CliError, usageError } from '../errors.js';
 import type { MeIdentity } from '../openai/me.js';
 import { apiKeyHashOf } from '../domain/accounts.js';
 import { withTokenLock } from '../services/credentials.js';
-import type { Registry } from '../store/registry-schema.js';
+import type { Registry } from '../domain/types.js';
 import { applySync, syncedView } from '../services/sync.js';
 
 export interface AddApiKeyOptions {

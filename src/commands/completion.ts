@@ -20,7 +20,7 @@ import { type CommandSpec, type OptionSpec, type ProgramSpec } from '../cli/spec
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
 import { usageError } from '../errors.js';
-import type { Account } from '../store/registry-schema.js';
+import type { Account } from '../domain/types.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];

@@ -3,7 +3,7 @@ import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import { selectAccount } from '../services/select.js';
-import type { Registry } from '../store/registry-schema.js';
+import type { Registry } from '../domain/types.js';
 import { applySync, syncedView } from '../services/sync.js';
 
 export interface EnableOptions {

@@ -7,7 +7,7 @@ import { compareSnapshotMeta, describeAccount, type Identity, identityFields, ne
 import { AuthFileError, type ParsedAuth, parseAuthJson } from '../domain/authfile.js';
 import { CliError, describeError, errnoCode, usageError } from '../errors.js';
 import type { StampedText } from '../store/live.js';
-import type { Account, Registry, SecretRef } from '../store/registry-schema.js';
+import type { Account, Registry, SecretRef } from '../domain/types.js';
 import { applySync, identify, prepareSync, recordWrittenLive, setActive } from '../services/sync.js';
 import { pushLive } from '../services/tokens.js';
 

@@ -2,7 +2,7 @@
 import type { App } from '../cli/app.js';
 import { accountLabel } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
-import type { Account, Registry, UsageWindow } from '../store/registry-schema.js';
+import type { Account, Registry, UsageWindow } from '../domain/types.js';
 import { applySync, syncedView, unknownKeyMessage } from '../services/sync.js';
 import { renderColumns } from '../ui/table.js';
 

@@ -4,7 +4,7 @@ import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
 import { mapLimit } from '../openai/usage.js';
 import { selectAccount } from '../services/select.js';
-import type { Account } from '../store/registry-schema.js';
+import type { Account } from '../domain/types.js';
 import { loadSynced } from '../services/sync.js';
 import { CliError } from '../errors.js';
 import { ensureFreshTokens, type FreshResult } from '../services/tokens.js';

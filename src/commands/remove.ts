@@ -2,7 +2,7 @@
 import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
-import type { Account } from '../store/registry-schema.js';
+import type { Account } from '../domain/types.js';
 import { selectAccount } from '../services/select.js';
 import { readPending, removePending } from '../store/pending.js';
 import { applySync, setActive, syncedView } from '../services/sync.js';

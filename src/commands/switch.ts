@@ -9,7 +9,7 @@ import { recordSettled, settleLocked, withTokenLock } from '../services/credenti
 import { CliError } from '../errors.js';
 import { backupLive } from '../store/backups.js';
 import type { FallbackState } from '../domain/policy.js';
-import type { Account, Registry } from '../store/registry-schema.js';
+import type { Account, Registry } from '../domain/types.js';
 import { selectAccount } from '../services/select.js';
 import type { StampedText } from '../store/live.js';
 import { applySync, identifyLocally, localPlan, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../services/sync.js';

@@ -1,6 +1,6 @@
 /** The ChatGPT usage API (`GET {chatgpt base}/wham/usage`, CODEX-FACTS.md §5). */
 import { normalizePlan } from '../domain/plans.js';
-import type { UsageWindow } from '../store/registry-schema.js';
+import type { UsageWindow } from '../domain/types.js';
 import { type HttpClient, isHttpError, parseJson } from '../platform/http.js';
 
 export const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api';

@@ -21,7 +21,7 @@ import { jwtExpiry } from '../domain/jwt.js';
 import { CliError } from '../errors.js';
 import { acquireFileLock } from '../store/lock.js';
 import { pendingDir, pendingFiles, readPending, removePending } from '../store/pending.js';
-import type { Account, Registry } from '../store/registry-schema.js';
+import type { Account, Registry } from '../domain/types.js';
 
 /** How many rotated-away refresh tokens an account remembers (never sent again). */
 export const ROTATED_KEEP = 8;

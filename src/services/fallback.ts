@@ -9,7 +9,7 @@ import { describeAccount } from '../domain/accounts.js';
 import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from '../domain/policy.js';
 import { errnoCode } from '../errors.js';
 import { ensurePrivateDir } from '../store/atomic.js';
-import type { Registry } from '../store/registry-schema.js';
+import type { Registry } from '../domain/types.js';
 import { loadSynced } from './sync.js';
 import type { SwitchResult } from '../commands/switch.js';
 import type { UsageOutcome } from './usage.js';

@@ -3,7 +3,7 @@ import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { type NumberedAccount, numbered, resolveQuery } from '../domain/view.js';
 import { CliError, usageError } from '../errors.js';
-import type { Account, Registry } from '../store/registry-schema.js';
+import type { Account, Registry } from '../domain/types.js';
 
 function candidates(list: NumberedAccount[]): string {
   return list.map((m) => `  ${String(m.number).padStart(3)}  ${describeAccount(m.account)}`).join('\n');

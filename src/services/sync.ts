@@ -24,7 +24,7 @@ import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint,
 import { maskKey } from '../domain/mask.js';
 import { CliError } from '../errors.js';
 import { type LiveCredentials, type LiveFileStat, sameFileVersion, type StampedText } from '../store/live.js';
-import type { Account, LiveFile, Registry } from '../store/registry-schema.js';
+import type { Account, LiveFile, Registry } from '../domain/types.js';
 
 /** `stat`: the auth.json version read (file mode), null when there is none to record (keyring, auto). */
 export type LiveRead = { kind: 'none' } | { kind: 'error'; message: string; text?: string } | { kind: 'ok'; text: string; auth: ParsedAuth; stat: LiveFileStat | null };

@@ -20,7 +20,7 @@ import { errnoCode } from '../errors.js';
 import { crashPoint } from '../platform/failpoint.js';
 import type { StampedText } from '../store/live.js';
 import { writePending } from '../store/pending.js';
-import type { Account, Registry } from '../store/registry-schema.js';
+import type { Account, Registry } from '../domain/types.js';
 import { readStamped, recordWrittenLive } from './sync.js';
 
 export const REFRESH_SKEW_SECONDS = 300;

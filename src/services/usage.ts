@@ -1,7 +1,7 @@
 /** Fetching the usage windows of ChatGPT accounts, concurrently and bounded, into the registry cache. */
 import type { App } from '../cli/app.js';
 import { CliError } from '../errors.js';
-import type { Account, UsageSnapshot } from '../store/registry-schema.js';
+import type { Account, UsageSnapshot } from '../domain/types.js';
 import { ensureFreshTokens } from './tokens.js';
 
 export const DEFAULT_USAGE_CONCURRENCY = 8;

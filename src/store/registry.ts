@@ -9,7 +9,7 @@ import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js
 import { symlinkError, withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
 import { emptyRegistry, migrate, REGISTRY_VERSION } from './registry-defaults.js';
-import type { Registry } from './registry-schema.js';
+import type { Registry } from '../domain/types.js';
 
 /** Structural equality of JSON values (key order ignored): the schema changed nothing (no defaults). */
 function deepEqual(a: unknown, b: unknown): boolean {
