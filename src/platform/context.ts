@@ -6,7 +6,10 @@ import os from 'node:os';
 import fs from 'node:fs';
 import { nodeRequire } from './node-require.js';
 import type { HttpClient } from './http.js';
-import type { KeyringBackend } from '../store/keyring.js';
+import type { KeyringBackend } from './keyring-backend.js';
+import type { ProcessInfo } from './processes.js';
+
+export type { ProcessInfo };
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -17,11 +20,6 @@ export interface OutStream {
 export interface InStream extends NodeJS.ReadableStream {
   isTTY?: boolean;
   setRawMode?(mode: boolean): unknown;
-}
-
-export interface ProcessInfo {
-  pid: number;
-  command: string;
 }
 
 export interface Ctx {

@@ -1,8 +1,12 @@
 /** Finding running Codex processes, to warn that they keep their old account until restarted. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ProcessInfo } from './context.js';
 import { nodeRequire } from './node-require.js';
+
+export interface ProcessInfo {
+  pid: number;
+  command: string;
+}
 
 function isCodexArgv(argv: string[]): boolean {
   const [exe, script] = argv;
