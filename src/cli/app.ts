@@ -9,6 +9,9 @@ import { type Paths, resolvePaths } from '../store/paths.js';
 import { RegistryStore } from '../store/registry.js';
 import type { Account, SecretRef } from '../domain/types.js';
 import { FileSecretStore, fileRefFor, type SecretStore, Secrets } from '../store/secrets.js';
+import type { HttpClient } from '../platform/http.js';
+import type { ProcessInfo } from '../platform/processes.js';
+import type { AccountPicker, Deps, Reporter } from '../services/deps.js';
 import { Output } from '../ui/output.js';
 
 export interface GlobalOptions {
@@ -17,7 +20,7 @@ export interface GlobalOptions {
   debug?: boolean;
 }
 
-export class App {
+export class App implements Deps {
   readonly out: Output;
   private _paths?: Paths;
   private _registry?: RegistryStore;
@@ -43,6 +46,32 @@ export class App {
 
   now(): Date {
     return this.ctx.now();
+  }
+
+  http(): Promise<HttpClient> {
+    return this.ctx.http();
+  }
+
+  codexProcesses(): Promise<ProcessInfo[]> {
+    return this.ctx.codexProcesses();
+  }
+
+  /** Services report to the command's output. */
+  get report(): Reporter {
+    return this.out;
+  }
+
+  /** The interactive account picker on stdin/stderr (its module loads when it opens). */
+  get picker(): AccountPicker {
+    const { stdin, stderr } = this.ctx;
+    const out = this.out;
+    return {
+      interactive: Boolean(stdin.isTTY && stderr.isTTY),
+      async pick(title, choices) {
+        const { pick } = await import('../ui/picker.js');
+        return pick({ stdin, stderr }, title, choices, { color: out.err.level > 0 });
+      },
+    };
   }
 
   get paths(): Paths {

@@ -1,5 +1,5 @@
 /** Turning a QUERY (or nothing, on a terminal) into accounts, the same way for every command. */
-import type { App } from '../cli/app.js';
+import type { Deps } from './deps.js';
 import { describeAccount } from '../domain/accounts.js';
 import { type NumberedAccount, numbered, resolveQuery } from '../domain/view.js';
 import { CliError, usageError } from '../errors.js';
@@ -14,20 +14,17 @@ function quoted(query: string): string {
   return JSON.stringify(query);
 }
 
-function interactive(app: App): boolean {
-  return Boolean(app.ctx.stdin.isTTY && app.ctx.stderr.isTTY);
+function interactive(app: Deps): boolean {
+  return app.picker.interactive;
 }
 
-async function pickFrom(app: App, title: string, list: NumberedAccount[], reg: Registry): Promise<Account> {
-  const { pick } = await import('../ui/picker.js');
-  const chosen = await pick(
-    { stdin: app.ctx.stdin, stderr: app.ctx.stderr },
+async function pickFrom(app: Deps, title: string, list: NumberedAccount[], reg: Registry): Promise<Account> {
+  const chosen = await app.picker.pick(
     title,
     list.map((m) => ({
       label: `${String(m.number).padStart(2)}  ${describeAccount(m.account)}${reg.activeId === m.account.id ? '  (active)' : ''}`,
       value: m.account,
     })),
-    { color: app.out.err.level > 0 },
   );
   if (!chosen) throw new CliError('cancelled', 'Cancelled; nothing was changed.', 1);
   return chosen;
@@ -51,7 +48,7 @@ export class NeedsPicker extends Error {
   }
 }
 
-export async function selectAccount(app: App, reg: Registry, query: string | undefined, opts: SelectOptions): Promise<Account> {
+export async function selectAccount(app: Deps, reg: Registry, query: string | undefined, opts: SelectOptions): Promise<Account> {
   const list = numbered(reg.accounts);
   if (list.length === 0) {
     throw new CliError('no_accounts', 'There are no accounts yet. Add one with "codex-auth login", "codex-auth import PATH" or "codex-auth add-api-key".');
