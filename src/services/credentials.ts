@@ -22,6 +22,7 @@ import { CliError } from '../errors.js';
 import { acquireFileLock } from '../store/lock.js';
 import { pendingDir, pendingFiles, readPending, removePending } from '../store/pending.js';
 import type { Account, Registry } from '../domain/types.js';
+import { pushLive } from './live.js';
 
 /** How many rotated-away refresh tokens an account remembers (never sent again). */
 export const ROTATED_KEEP = 8;
@@ -207,7 +208,6 @@ export async function recordSettled(app: Deps, settled: readonly Settled[], opts
  * which the next sync saves back — never behind ours. A failure only means Codex keeps its copy.
  */
 export async function liveFirst(app: Deps, accountId: string, auth: ParsedAuth): Promise<void> {
-  const { pushLive } = await import('./tokens.js');
   await pushLive(app, accountId, auth).catch((e: unknown) => app.report.debug(`could not update Codex's live credentials: ${(e as Error).message}`));
 }
 

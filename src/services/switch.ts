@@ -3,7 +3,7 @@
  * anything else that changes the active account. Returns what it did; the caller reports it.
  */
 import { compareSnapshotMeta, describeAccount, snapshotMeta } from '../domain/accounts.js';
-import { AuthFileError, type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
+import { type ParsedAuth, parseAuthJson, serializeAuth } from '../domain/authfile.js';
 import { maskKey } from '../domain/mask.js';
 import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../domain/types.js';

@@ -23,7 +23,10 @@ import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, typ
 import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
 import { maskKey } from '../domain/mask.js';
 import { CliError } from '../errors.js';
-import { type LiveCredentials, type LiveFileStat, sameFileVersion, type StampedText } from '../store/live.js';
+import { type LiveFileStat, sameFileVersion, type StampedText } from '../store/live.js';
+import { readStamped } from './live.js';
+
+export { readStamped } from './live.js';
 import type { Account, LiveFile, Registry } from '../domain/types.js';
 
 /** `stat`: the auth.json version read (file mode), null when there is none to record (keyring, auto). */
@@ -54,13 +57,6 @@ export async function readLive(app: Deps): Promise<LiveRead> {
     const why = e instanceof AuthFileError ? e.message : String(e);
     return { kind: 'error', message: `Codex's live credentials (${live.location}) ${why}; they were left as they are`, text };
   }
-}
-
-/** The live credentials with the stat of the auth.json they were read from, where there is one. */
-export async function readStamped(live: LiveCredentials): Promise<StampedText | null> {
-  if (live.readStamped) return live.readStamped();
-  const text = await live.read();
-  return text === null ? null : { text, stat: null };
 }
 
 /**

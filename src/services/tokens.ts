@@ -13,15 +13,18 @@
  */
 import type { Deps } from './deps.js';
 import { compareSnapshotMeta, describeAccount, snapshotMeta } from '../domain/accounts.js';
-import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
+import { type ParsedAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
 import { jwtExpiry } from '../domain/jwt.js';
 import { type Candidate, liveFirst, recordSettled, type Settled, settleLocked, withTokenLock } from './credentials.js';
 import { errnoCode } from '../errors.js';
 import { crashPoint } from '../platform/failpoint.js';
 import type { StampedText } from '../store/live.js';
 import { writePending } from '../store/pending.js';
-import type { Account, Registry } from '../domain/types.js';
-import { readStamped, recordWrittenLive } from './sync.js';
+import type { Registry } from '../domain/types.js';
+import { type LiveAuth, liveBelongsTo, readLiveAuth, readStamped } from './live.js';
+import { recordWrittenLive } from './sync.js';
+
+export { type LiveAuth, pushLive, readLiveAuth } from './live.js';
 
 export const REFRESH_SKEW_SECONDS = 300;
 
@@ -32,36 +35,6 @@ export type FreshResult =
 
 function rtHash(rt: string): string {
   return sha256Hex(`rt:${rt}`).slice(0, 24);
-}
-
-function liveBelongsTo(live: ParsedAuth | null, account: Pick<Account, 'id'>): boolean {
-  if (!live || live.mode !== 'chatgpt') return false;
-  try {
-    return chatgptIdentity(live).id === account.id;
-  } catch {
-    return false;
-  }
-}
-
-/** Codex's live credentials as a refresh sees them: an unreadable copy is an error, never "none". */
-export type LiveAuth = { kind: 'none' } | { kind: 'ok'; auth: ParsedAuth } | { kind: 'error'; message: string };
-
-export async function readLiveAuth(app: Deps): Promise<LiveAuth> {
-  const live = await app.live();
-  let text: string | null;
-  try {
-    text = await live.read();
-  } catch (e) {
-    return { kind: 'error', message: e instanceof Error ? e.message.replace(/\.$/, '') : String(e) };
-  }
-  // Auto mode read auth.json because the keyring did not answer: the keyring may hold newer tokens.
-  if (live.degraded) return { kind: 'error', message: live.degraded };
-  if (text === null) return { kind: 'none' };
-  try {
-    return { kind: 'ok', auth: parseAuthJson(text) };
-  } catch (e) {
-    return { kind: 'error', message: `${live.location} ${(e as Error).message}` };
-  }
 }
 
 const authOf = (l: LiveAuth): ParsedAuth | null => (l.kind === 'ok' ? l.auth : null);
@@ -215,22 +188,4 @@ async function refreshLocked(app: Deps, accountId: string, opts: { force?: boole
   crashPoint(app.env, 'refresh-recorded');
   await updateLive();
   return { ok: true, auth: merged, refreshed: true };
-}
-
-/**
- * Fresh credentials of a ChatGPT account go live when Codex's live copy holds an older copy of that
- * same account (an `import` or `login` after "login required": Codex must not keep the dead
- * tokens). Under Codex's own locks, checked again there. Returns the live file as written (for the
- * registry's record), or null when nothing was written. Call holding the account's token lock.
- */
-export async function pushLive(app: Deps, accountId: string, auth: ParsedAuth): Promise<StampedText | null> {
-  if (auth.mode !== 'chatgpt') return null;
-  const older = (cur: LiveAuth) => cur.kind === 'ok' && liveBelongsTo(cur.auth, { id: accountId }) && compareSnapshotMeta(snapshotMeta(auth), snapshotMeta(cur.auth)) === 'newer';
-  if (!older(await readLiveAuth(app))) return null;
-  const live = await app.live();
-  return live.withLock(async () => {
-    if (!older(await readLiveAuth(app))) return null;
-    await live.write(serializeAuth(auth.raw));
-    return readStamped(live);
-  });
 }
