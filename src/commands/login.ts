@@ -11,7 +11,8 @@ import { findCodexBinary } from '../codex/binary.js';
 import { validateAlias } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../store/atomic.js';
-import { importSources } from './import.js';
+import { importSources } from '../services/import.js';
+import { reportImport } from '../ui/import-report.js';
 
 export interface LoginOptions {
   deviceAuth?: boolean;
@@ -51,12 +52,13 @@ export async function loginCommand(app: App, _args: unknown[], opts: LoginOption
     }
     const authFile = path.join(scratch, 'auth.json');
     if (!fs.existsSync(authFile)) throw new CliError('login_failed', '"codex login" finished without writing credentials; nothing was changed.');
-    return await importSources(
+    const results = await importSources(
       app,
       [{ path: 'codex login', live: false, scanned: false, read: async () => fs.readFileSync(authFile, 'utf8') }],
       [],
       { ...(opts.alias !== undefined ? { alias: opts.alias } : {}), syncFirst: true },
     );
+    return reportImport(app.out, results);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
     process.off('SIGINT', ignore);
