@@ -2,7 +2,7 @@
 import type { App } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
-import { mapLimit } from '../openai/usage.js';
+import { mapLimit } from '../platform/map-limit.js';
 import { selectAccount } from '../services/select.js';
 import type { Account } from '../domain/types.js';
 import { loadSynced } from '../services/sync.js';

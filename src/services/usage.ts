@@ -43,7 +43,7 @@ export async function fetchAccountUsage(app: Deps, account: Account): Promise<Us
 
 /** Fetch usage for `accounts` (ChatGPT ones), bounded, then store the results in the registry. */
 export async function refreshUsage(app: Deps, accounts: readonly Account[], onProgress?: (done: number, total: number) => void): Promise<UsageOutcome[]> {
-  const { mapLimit } = await import('../openai/usage.js');
+  const { mapLimit } = await import('../platform/map-limit.js');
   const targets = accounts.filter((a) => a.kind === 'chatgpt');
   let done = 0;
   const outcomes = await mapLimit(targets, concurrency(app.env), async (a) => {
