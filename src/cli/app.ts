@@ -14,6 +14,39 @@ import type { ProcessInfo } from '../platform/processes.js';
 import type { AccountPicker, Deps, Reporter } from '../services/deps.js';
 import { Output } from '../ui/output.js';
 
+/**
+ * The factory fields a command can declare it needs (CommandSpec.needs): the injected context
+ * (streams, TTY flags, platform...), the output, the global options, and what services need.
+ */
+export type Need = 'ctx' | 'out' | 'opts' | keyof Deps;
+
+/** What a handler that declared `K` receives: those fields of the factory and nothing else. */
+export type Uses<K extends Need> = Pick<App, K>;
+
+/** Every field services need (the Deps of src/services/deps.ts): for commands that call services. */
+export const SERVICES = ['env', 'now', 'paths', 'registry', 'secrets', 'config', 'live', 'http', 'codexProcesses', 'secretRefFor', 'report', 'picker'] as const;
+export type Services = (typeof SERVICES)[number];
+/** Compile-time: SERVICES lists exactly the keys of Deps. */
+export const SERVICES_ARE_DEPS: [Exclude<keyof Deps, Services>, Exclude<Services, keyof Deps>] extends [never, never] ? true : false = true;
+
+/**
+ * The view of `app` a handler gets: only the `needs` fields, each still created on first use (a
+ * handler that declared the registry but never touches it never loads it). Methods stay bound.
+ */
+export function only<K extends Need>(app: App, needs: readonly K[]): Uses<K> {
+  const view = {};
+  for (const k of needs) {
+    Object.defineProperty(view, k, {
+      enumerable: true,
+      get: () => {
+        const v = app[k] as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(app) : v;
+      },
+    });
+  }
+  return view as Uses<K>;
+}
+
 export interface GlobalOptions {
   codexHome?: string;
   json?: boolean;

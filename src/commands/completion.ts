@@ -15,7 +15,7 @@
  * (nothing at all on any error).
  */
 import fs from 'node:fs';
-import type { App } from '../cli/app.js';
+import type { Uses } from '../cli/app.js';
 import { type CommandSpec, type OptionSpec, type ProgramSpec } from '../cli/spec.js';
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
@@ -427,9 +427,9 @@ complete -c ${name} -f -a '(__codex_auth_complete)'
 // Commands
 
 /** `codex-auth completion SHELL`, bound to the command table it describes. */
-export function completionHandler(program: ProgramSpec): (app: App, args: unknown[]) => Promise<number> {
+export function completionHandler(program: ProgramSpec): (app: Uses<'ctx'>, args: { shell: string }) => Promise<number> {
   return async (app, args) => {
-    const shell = String(args[0] ?? '');
+    const shell = args.shell;
     if (!(SHELLS as readonly string[]).includes(shell)) {
       throw usageError('unknown_shell', `Unknown shell "${shell}": codex-auth completion supports ${SHELLS.join(', ')}.`);
     }
@@ -479,9 +479,9 @@ export function accountCandidates(accounts: readonly Account[]): string[] {
  * the registry as it is (no sync, no lock, no network, nothing written) and prints nothing at all
  * when anything goes wrong, so a TAB never shows an error.
  */
-export async function completeCommand(app: App, args: unknown[]): Promise<number> {
+export async function completeCommand(app: Uses<'ctx' | 'paths'>, args: { kind: string }): Promise<number> {
   try {
-    if (args[0] !== 'accounts') return 0;
+    if (args.kind !== 'accounts') return 0;
     const lines = accountCandidates(accountsFromRegistry(fs.readFileSync(app.paths.registry, 'utf8')));
     if (lines.length) app.ctx.stdout.write(`${lines.join('\n')}\n`);
   } catch {

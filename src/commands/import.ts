@@ -1,11 +1,14 @@
 /** `codex-auth import [PATH...]`: register Codex auth.json files (or Codex's current login). */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../cli/app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { validateAlias } from '../domain/accounts.js';
 import { describeError, errnoCode, usageError } from '../errors.js';
 import { importSources, type Result, type Source } from '../services/import.js';
 import { reportImport } from '../ui/import-report.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface ImportOptions {
   alias?: string;
@@ -23,8 +26,8 @@ function collectJson(dir: string, recursive: boolean, out: string[]): void {
   }
 }
 
-export async function importCommand(app: App, args: unknown[], opts: ImportOptions): Promise<number> {
-  const paths = (args[0] as string[] | undefined) ?? [];
+export async function importCommand(app: Needs, args: { path: string[] }, opts: ImportOptions): Promise<number> {
+  const paths = args.path;
   if (opts.alias !== undefined) {
     const bad = validateAlias(opts.alias);
     if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);

@@ -1,10 +1,13 @@
 /** `codex-auth list`: every account with plan, usage left, last activity. */
-import type { App } from '../cli/app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { accountLabel } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
 import type { Account, Registry, UsageWindow } from '../domain/types.js';
 import { applySync, syncedView, unknownKeyMessage } from '../services/sync.js';
 import { renderColumns } from '../ui/table.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface ListOptions {
   json?: boolean;
@@ -42,7 +45,7 @@ export function accountJson(n: NumberedAccount, reg: Registry, now: Date) {
   };
 }
 
-export async function listCommand(app: App, _args: unknown[], opts: ListOptions): Promise<number> {
+export async function listCommand(app: Needs, _args: unknown, opts: ListOptions): Promise<number> {
   // Without --refresh a read command: no network call, nothing written but credentials Codex wrote.
   const view = await syncedView(app, opts.refresh ? { identify: true } : { readOnly: true });
   let reg = view.reg;
@@ -88,7 +91,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
   return 0;
 }
 
-function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date, unknown: { keyMask: string } | null): string {
+function renderTable(app: Needs, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date, unknown: { keyMask: string } | null): string {
   const c = app.out.out;
   const table: string[][] = [['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h))];
   const cell = (a: Account, w: 'fiveHour' | 'weekly'): string => {

@@ -6,13 +6,16 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../cli/app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
 import { validateAlias } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../store/atomic.js';
 import { importSources } from '../services/import.js';
 import { reportImport } from '../ui/import-report.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'out'>;
 
 export interface LoginOptions {
   deviceAuth?: boolean;
@@ -21,7 +24,7 @@ export interface LoginOptions {
   json?: boolean;
 }
 
-export async function loginCommand(app: App, _args: unknown[], opts: LoginOptions): Promise<number> {
+export async function loginCommand(app: Needs, _args: unknown, opts: LoginOptions): Promise<number> {
   if (opts.alias !== undefined) {
     const bad = validateAlias(opts.alias);
     if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);

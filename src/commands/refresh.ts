@@ -1,5 +1,5 @@
 /** `codex-auth refresh [QUERY] [--force]`: refresh OAuth tokens that are about to expire. */
-import type { App } from '../cli/app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
 import { mapLimit } from '../platform/map-limit.js';
@@ -9,13 +9,16 @@ import { loadSynced } from '../services/sync.js';
 import { CliError } from '../errors.js';
 import { ensureFreshTokens, type FreshResult } from '../services/tokens.js';
 
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'out'>;
+
 export interface RefreshOptions {
   force?: boolean;
   json?: boolean;
 }
 
-export async function refreshCommand(app: App, args: unknown[], opts: RefreshOptions): Promise<number> {
-  const query = args[0] as string | undefined;
+export async function refreshCommand(app: Needs, args: { query?: string }, opts: RefreshOptions): Promise<number> {
+  const query = args.query;
   const reg = await loadSynced(app);
   let targets: Account[];
   if (query !== undefined) {

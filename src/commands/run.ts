@@ -4,10 +4,13 @@
  * continue an interactive session with `codex resume <session id>`. Exits with codex's code.
  */
 import { spawn } from 'node:child_process';
-import type { App } from '../cli/app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
 import { describeAccount } from '../domain/accounts.js';
 import type { Evaluation } from '../services/fallback.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'out'>;
 
 /** Codex's subcommands: the first positional that is one of these decides the kind of run. */
 const SUBCOMMANDS = new Set(['exec', 'e', 'review', 'login', 'logout', 'mcp', 'mcp-server', 'app-server', 'completion', 'sandbox', 'debug', 'apply', 'a', 'resume', 'fork', 'cloud', 'features', 'help']);
@@ -65,7 +68,7 @@ function runCodex(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<
   });
 }
 
-function say(app: App, ev: Evaluation): void {
+function say(app: Needs, ev: Evaluation): void {
   const d = ev.decision;
   if (d.action === 'switch' && ev.switched?.switched) {
     app.out.info(`codex-auth: switched Codex to ${describeAccount(ev.switched.to)} (${d.kind}): ${d.reason}.`);
@@ -74,8 +77,8 @@ function say(app: App, ev: Evaluation): void {
   }
 }
 
-export async function runCommand(app: App, args: unknown[]): Promise<number> {
-  const codexArgs = ((args[0] as string[] | undefined) ?? []).slice();
+export async function runCommand(app: Needs, args: { codexArgs: string[] }): Promise<number> {
+  const codexArgs = args.codexArgs.slice();
   const bin = findCodexBinary(app.env);
   const { evaluate } = await import('../services/fallback.js');
   const sessions = await import('../codex/sessions.js');

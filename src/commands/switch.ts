@@ -1,9 +1,12 @@
 /** `codex-auth switch [QUERY|-]`: make an account the one Codex uses, atomically. */
-import type { App } from '../cli/app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { selectAccount } from '../services/select.js';
 import { performSwitch, switchWarnings } from '../services/switch.js';
 import { applySync, prepareSync } from '../services/sync.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface SwitchOptions {
   json?: boolean;
@@ -11,8 +14,8 @@ export interface SwitchOptions {
   force?: boolean;
 }
 
-export async function switchCommand(app: App, args: unknown[], opts: SwitchOptions): Promise<number> {
-  const query = args[0] as string | undefined;
+export async function switchCommand(app: Needs, args: { query?: string }, opts: SwitchOptions): Promise<number> {
+  const query = args.query;
   // The sync first (no lock held: the picker may wait for the user), then the choice on it.
   const prepared = await prepareSync(app, { identify: true });
   const view = prepared.reg ? structuredClone(prepared.reg) : await app.registry.load();
