@@ -1,9 +1,9 @@
 /**
  * Entry point of the bundle (dist/cli.cjs): bin/codex-auth.cjs calls main(). Every command line goes
- * through the one commander program in program.ts.
+ * through the one commander program in cli/program.ts.
  */
-import { flushStreams } from './context.js';
-import { runProgram } from './program.js';
+import { flushStreams } from './platform/context.js';
+import { runProgram } from './cli/program.js';
 
 export { VERSION } from './version.js';
 export { flushStreams };

@@ -1,25 +1,25 @@
 /**
  * Every command of codex-auth, declared once: arguments, options, help, examples, and the handler,
- * loaded only when its command runs. To add a command: a handler in src/commands/<name>.ts and an
- * entry here; parsing, --help and shell completion follow from the entry.
+ * loaded only when its command runs, and the factory fields it needs. To add a command: a handler in
+ * src/commands/<name>.ts and a defineCommand entry here; parsing, --help and shell completion follow
+ * from the entry, and tsc checks the handler against it (README "Architecture").
  */
-import type { CommandSpec, Handler, OptionSpec, ProgramSpec } from './spec.js';
+import { SERVICES } from './app.js';
+import { type CommandSpec, defineCommand, type OptionSpec, type ProgramSpec, SHELLS } from './spec.js';
 
-const json: OptionSpec = { long: 'json', description: 'print one JSON document' };
-
-/** The shells `completion` writes scripts for. */
-export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+const json = { long: 'json', description: 'print one JSON document' } as const satisfies OptionSpec;
 
 const commands: CommandSpec[] = [
-  {
+  defineCommand({
     name: 'list',
     aliases: ['ls'],
     description: 'show every account: plan, usage left in the 5-hour and weekly windows, last activity',
     options: [{ long: 'refresh', description: 'fetch current usage of every ChatGPT account' }, json],
     examples: ['codex-auth list', 'codex-auth list --refresh', 'codex-auth list --json | jq .accounts[].email'],
-    load: async () => (await import('../commands/list.js')).listCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'ctx', 'out'],
+    load: async () => (await import('../commands/list.js')).listCommand,
+  }),
+  defineCommand({
     name: 'import',
     description: "import Codex auth.json files (ChatGPT or API key); no PATH: Codex's current login",
     args: [{ name: 'path', variadic: true, description: 'auth.json files or directories of them', complete: 'files' }],
@@ -29,9 +29,10 @@ const commands: CommandSpec[] = [
       json,
     ],
     examples: ['codex-auth import', 'codex-auth import ~/old-laptop/auth.json --alias laptop', 'codex-auth import -r ~/backups/codex'],
-    load: async () => (await import('../commands/import.js')).importCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'ctx', 'out'],
+    load: async () => (await import('../commands/import.js')).importCommand,
+  }),
+  defineCommand({
     name: 'login',
     description: 'log in to another account with the real "codex login" (your current login stays active)',
     options: [
@@ -41,9 +42,10 @@ const commands: CommandSpec[] = [
       json,
     ],
     examples: ['codex-auth login', 'codex-auth login --device-auth --alias work', 'printenv OPENAI_API_KEY | codex-auth login --with-api-key'],
-    load: async () => (await import('../commands/login.js')).loginCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'ctx', 'out'],
+    load: async () => (await import('../commands/login.js')).loginCommand,
+  }),
+  defineCommand({
     name: 'add-api-key',
     description: 'store an OpenAI API key in the OS keyring and add it as an account',
     args: [{ name: 'key', description: 'the key, or "-" to read it from standard input (default: a hidden prompt)' }],
@@ -55,26 +57,29 @@ const commands: CommandSpec[] = [
       json,
     ],
     examples: ['codex-auth add-api-key', 'printenv OPENAI_API_KEY | codex-auth add-api-key - --alias billing', 'codex-auth add-api-key --insecure-storage   # no keyring on this machine'],
-    load: async () => (await import('../commands/add-api-key.js')).addApiKeyCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'ctx', 'out'],
+    load: async () => (await import('../commands/add-api-key.js')).addApiKeyCommand,
+  }),
+  defineCommand({
     name: 'switch',
     description: 'make an account the one Codex uses',
     args: [{ name: 'query', description: 'row number, alias, email, or a unique fragment; "-" for the previous account', complete: 'accounts' }],
     options: [{ long: 'force', description: 'switch even to an account marked [login required] (it needs a new login: codex-auth login)' }, json],
     examples: ['codex-auth switch 2', 'codex-auth switch work', 'codex-auth switch alice@example.com', 'codex-auth switch -', 'codex-auth switch   # pick interactively'],
-    load: async () => (await import('../commands/switch.js')).switchCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'ctx', 'out'],
+    load: async () => (await import('../commands/switch.js')).switchCommand,
+  }),
+  defineCommand({
     name: 'remove',
     aliases: ['rm'],
     description: "forget accounts and delete their stored secrets (Codex's live login is left alone)",
     args: [{ name: 'query', required: true, variadic: true, description: 'accounts to remove', complete: 'accounts' }],
     options: [{ long: 'yes', short: 'y', description: 'do not ask for confirmation (required without a terminal)' }, json],
     examples: ['codex-auth remove 3', 'codex-auth remove old-laptop alice@example.com --yes'],
-    load: async () => (await import('../commands/remove.js')).removeCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'ctx', 'out'],
+    load: async () => (await import('../commands/remove.js')).removeCommand,
+  }),
+  defineCommand({
     name: 'alias',
     description: 'name an account, or clear its name',
     args: [
@@ -83,17 +88,19 @@ const commands: CommandSpec[] = [
     ],
     options: [{ long: 'clear', description: 'remove the alias' }, json],
     examples: ['codex-auth alias 2 work', 'codex-auth alias alice@example.com personal', 'codex-auth alias work --clear'],
-    load: async () => (await import('../commands/alias.js')).aliasCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'out'],
+    load: async () => (await import('../commands/alias.js')).aliasCommand,
+  }),
+  defineCommand({
     name: 'refresh',
     description: 'refresh OAuth tokens that expire within 5 minutes (all with --force)',
     args: [{ name: 'query', description: 'only this account', complete: 'accounts' }],
     options: [{ long: 'force', description: 'refresh even tokens that are still valid' }, json],
     examples: ['codex-auth refresh', 'codex-auth refresh work --force'],
-    load: async () => (await import('../commands/refresh.js')).refreshCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'out'],
+    load: async () => (await import('../commands/refresh.js')).refreshCommand,
+  }),
+  defineCommand({
     name: 'watch',
     description: 'apply the fallback policy: a foreground loop, a single evaluation (--once), or a per-user service',
     options: [
@@ -104,29 +111,32 @@ const commands: CommandSpec[] = [
       { long: 'json', description: 'JSON lines, one per event' },
     ],
     examples: ['codex-auth watch', 'codex-auth watch --once', 'codex-auth watch --interval 120 --json', 'codex-auth watch --install-service'],
-    load: async () => (await import('../commands/watch.js')).watchCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'ctx', 'opts', 'out'],
+    load: async () => (await import('../commands/watch.js')).watchCommand,
+  }),
+  defineCommand({
     name: 'run',
     description: 'run codex; when it hits the usage limit, switch by the fallback policy and carry on',
     args: [{ name: 'codex-args', variadic: true, description: 'arguments for codex (put them after -- to be safe)', complete: 'files' }],
     passThrough: true,
     examples: ['codex-auth run', 'codex-auth run -- exec "fix the failing test"', 'codex-auth run -- -m gpt-5 "refactor utils.ts"', 'codex-auth run -- --help   # codex\'s own help'],
-    load: async () => (await import('../commands/run.js')).runCommand as Handler,
-  },
-  {
+    needs: [...SERVICES, 'opts', 'out'],
+    load: async () => (await import('../commands/run.js')).runCommand,
+  }),
+  defineCommand({
     name: 'status',
     description: 'show the active account, where Codex reads credentials, storage, and overrides',
     options: [json],
     examples: ['codex-auth status', 'codex-auth status --json'],
-    load: async () => (await import('../commands/status.js')).statusCommand as Handler,
-  },
+    needs: [...SERVICES, 'ctx', 'out'],
+    load: async () => (await import('../commands/status.js')).statusCommand,
+  }),
   {
     name: 'fallback',
     description: 'automatic fallback: to another ChatGPT account, then to an API key, and back',
     examples: ['codex-auth fallback enable', 'codex-auth fallback enable --threshold 95 --no-rotate', 'codex-auth fallback status', 'codex-auth fallback disable'],
     subcommands: [
-      {
+      defineCommand({
         name: 'enable',
         description: 'turn automatic fallback on',
         options: [
@@ -137,22 +147,25 @@ const commands: CommandSpec[] = [
           json,
         ],
         examples: ['codex-auth fallback enable', 'codex-auth fallback enable --key billing --threshold 95'],
-        load: async () => (await import('../commands/fallback.js')).fallbackEnable as Handler,
-      },
-      {
+        needs: [...SERVICES, 'out'],
+        load: async () => (await import('../commands/fallback.js')).fallbackEnable,
+      }),
+      defineCommand({
         name: 'disable',
         description: 'turn automatic fallback off',
         options: [json],
         examples: ['codex-auth fallback disable'],
-        load: async () => (await import('../commands/fallback.js')).fallbackDisable as Handler,
-      },
-      {
+        needs: [...SERVICES, 'out'],
+        load: async () => (await import('../commands/fallback.js')).fallbackDisable,
+      }),
+      defineCommand({
         name: 'status',
         description: 'the policy, its state, and what the next evaluation would do and why (a dry run)',
         options: [{ long: 'refresh', description: 'fetch current usage first' }, json],
         examples: ['codex-auth fallback status', 'codex-auth fallback status --refresh --json'],
-        load: async () => (await import('../commands/fallback.js')).fallbackStatus as Handler,
-      },
+        needs: [...SERVICES, 'out'],
+        load: async () => (await import('../commands/fallback.js')).fallbackStatus,
+      }),
     ],
   },
   {
@@ -160,7 +173,7 @@ const commands: CommandSpec[] = [
     description: 'keep Codex working through a usage limit inside the running session (a loopback gateway)',
     examples: ['codex-auth gateway serve', 'codex-auth gateway serve --port 47310 --json'],
     subcommands: [
-      {
+      defineCommand({
         name: 'serve',
         description: 'run the gateway in the foreground on 127.0.0.1 (Ctrl-C stops it)',
         options: [
@@ -168,18 +181,20 @@ const commands: CommandSpec[] = [
           { long: 'json', description: 'JSON lines, one per event' },
         ],
         examples: ['codex-auth gateway serve', 'codex-auth gateway serve --port 0 --json'],
-        load: async () => (await import('../commands/gateway.js')).gatewayServe as Handler,
-      },
+        needs: [...SERVICES, 'ctx', 'out'],
+        load: async () => (await import('../commands/gateway.js')).gatewayServe,
+      }),
     ],
   },
-  {
+  defineCommand({
     name: 'doctor',
     description: 'check the setup and say how to fix what is wrong: Codex home, permissions, keyring, codex, registry, locks',
     options: [json],
     examples: ['codex-auth doctor', 'codex-auth doctor --json | jq \'.checks[] | select(.status != "ok")\''],
-    load: async () => (await import('../commands/doctor.js')).doctorCommand as Handler,
-  },
-  {
+    needs: ['ctx', 'env', 'now', 'opts', 'out', 'paths'],
+    load: async () => (await import('../commands/doctor.js')).doctorCommand,
+  }),
+  defineCommand({
     name: 'completion',
     description: 'print a shell completion script (bash, zsh or fish)',
     args: [{ name: 'shell', required: true, description: 'bash, zsh or fish', choices: SHELLS }],
@@ -188,9 +203,10 @@ const commands: CommandSpec[] = [
       'codex-auth completion zsh > "${fpath[1]}/_codex-auth"',
       'codex-auth completion fish > ~/.config/fish/completions/codex-auth.fish',
     ],
-    load: async () => (await import('../commands/completion.js')).completionHandler(PROGRAM) as Handler,
-  },
-  {
+    needs: ['ctx'],
+    load: async () => (await import('../commands/completion.js')).completionHandler(PROGRAM),
+  }),
+  defineCommand({
     // For the completion scripts: `__complete WORDS...` prints the candidates for the last word and a
     // directive line (src/cli/complete.ts). Raw: its words are the user's command line, not options
     // of its own (src/cli/parse.ts passes them on untouched).
@@ -199,8 +215,9 @@ const commands: CommandSpec[] = [
     description: 'completion candidates',
     args: [{ name: 'words', variadic: true, description: 'the command line after the program name' }],
     raw: true,
-    load: async () => (await import('../commands/completion.js')).completeHandler(PROGRAM) as Handler,
-  },
+    needs: ['ctx', 'env'],
+    load: async () => (await import('../commands/completion.js')).completeHandler(PROGRAM),
+  }),
 ];
 
 export const PROGRAM: ProgramSpec = {

@@ -9,7 +9,7 @@
 import { describeAccount } from '../domain/accounts.js';
 import { oneLine } from '../domain/display.js';
 import { numbered } from '../domain/view.js';
-import type { Account } from '../store/registry-schema.js';
+import type { Account } from '../domain/types.js';
 import { findCommand } from './parse.js';
 import type { CommandSpec, OptionSpec, ProgramSpec, ValueKind } from './spec.js';
 

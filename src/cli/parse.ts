@@ -4,7 +4,7 @@
  * UsageError with a one-line message (exit 2).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { GlobalOptions } from '../app.js';
+import type { GlobalOptions } from './app.js';
 import { type CommandSpec, isNegation, optionFlags, optionKey, type OptionSpec, type ProgramSpec } from './spec.js';
 
 export class UsageError extends Error {
@@ -15,7 +15,16 @@ export type Parsed =
   | { kind: 'version' }
   /** Help for the program ([]) or for the command at the end of the path. */
   | { kind: 'help'; path: CommandSpec[] }
-  | { kind: 'run'; path: CommandSpec[]; args: unknown[]; opts: Record<string, unknown>; global: GlobalOptions };
+  /**
+   * A command to run: `command` is its name as typed in full (`fallback enable`), `args` its
+   * arguments by camel-cased name (a list for a variadic one), `opts` its options by key.
+   */
+  | { kind: 'run'; path: CommandSpec[]; command: string; args: Record<string, string | string[] | undefined>; opts: Record<string, string | boolean>; global: GlobalOptions };
+
+/** `codex-args` → `codexArgs`: the key of an argument in the handler's `args`. */
+export function argKey(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
 
 /** The program options a command line may also give after the command. */
 const GLOBAL_AFTER = new Set(['codex-home', 'debug', 'help']);
@@ -63,7 +72,7 @@ function accepted(program: ProgramSpec, leaf: CommandSpec): OptionSpec[] {
 export function parseCommandLine(argv: readonly string[], program: ProgramSpec): Parsed {
   const global: GlobalOptions = { debug: false, json: false };
   const first = argv[0] === undefined ? undefined : findCommand(program.commands, argv[0]);
-  if (first?.raw) return { kind: 'run', path: [first], args: [argv.slice(1)], opts: {}, global };
+  if (first?.raw) return { kind: 'run', path: [first], command: first.name, args: Object.fromEntries((first.args ?? []).slice(0, 1).map((a) => [argKey(a.name), argv.slice(1)])), opts: {}, global };
   let help = false;
   let version = false;
   let i = 0;
@@ -108,7 +117,8 @@ export function parseCommandLine(argv: readonly string[], program: ProgramSpec):
   const rest = argv.slice(i);
   if (leaf.passThrough) {
     if (rest[0] === '-h' || rest[0] === '--help') return { kind: 'help', path };
-    return { kind: 'run', path, args: [rest[0] === '--' ? rest.slice(1) : rest], opts: {}, global };
+    const list = rest[0] === '--' ? rest.slice(1) : rest;
+    return { kind: 'run', path, command: commandName(path), args: Object.fromEntries((leaf.args ?? []).slice(0, 1).map((a) => [argKey(a.name), list])), opts: {}, global };
   }
 
   const options = accepted(program, leaf);
@@ -139,10 +149,13 @@ export function parseCommandLine(argv: readonly string[], program: ProgramSpec):
   if (values.debug === true) global.debug = true;
   if (typeof values['codex-home'] === 'string') global.codexHome = values['codex-home'];
 
-  const opts: Record<string, unknown> = {};
+  const opts: Record<string, string | boolean> = {};
   for (const o of leaf.options ?? []) {
     if (isNegation(o)) opts[optionKey(o)] = values[o.long] !== true;
-    else if (values[o.long] !== undefined) opts[optionKey(o)] = values[o.long];
+    else {
+      const v = values[o.long];
+      if (v !== undefined) opts[optionKey(o)] = v;
+    }
   }
   global.json = opts.json === true;
 
@@ -154,8 +167,12 @@ export function parseCommandLine(argv: readonly string[], program: ProgramSpec):
     const n = specs.length;
     throw new UsageError(`too many arguments for '${leaf.name}'. Expected ${n} argument${n === 1 ? '' : 's'} but got ${positionals.length}.`);
   }
-  const args = specs.map((a, k) => (a.variadic ? positionals.slice(k) : positionals[k]));
-  return { kind: 'run', path, args, opts, global };
+  const args = Object.fromEntries(specs.map((a, k) => [argKey(a.name), a.variadic ? positionals.slice(k) : positionals[k]]));
+  return { kind: 'run', path, command: commandName(path), args, opts, global };
+}
+
+function commandName(path: readonly CommandSpec[]): string {
+  return path.map((c) => c.name).join(' ');
 }
 
 /** `help [command [subcommand]]`. */

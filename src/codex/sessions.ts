@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import type { UsageSnapshot, UsageWindow } from '../store/registry-schema.js';
+import type { UsageSnapshot, UsageWindow } from '../domain/types.js';
 
 // ------------------------------------------------------------------------------------------ types
 

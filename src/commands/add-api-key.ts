@@ -2,16 +2,19 @@
  * `codex-auth add-api-key [KEY|-]`: store an OpenAI API key (in the OS keyring by default), verified
  * with GET /v1/me, and register it as an account; the first one becomes the fallback key.
  */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { aliasClash, apiKeyIdentity, describeAccount, identityFields, newAccount, normalizeAlias, validateAlias } from '../domain/accounts.js';
 import { apiKeyAccountId, apiKeyAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
 import { keyCharacterProblem, looksLikeApiKey, maskKey } from '../domain/mask.js';
 import { CliError, usageError } from '../errors.js';
 import type { MeIdentity } from '../openai/me.js';
 import { apiKeyHashOf } from '../domain/accounts.js';
-import { withTokenLock } from '../credentials.js';
-import type { Registry } from '../store/registry-schema.js';
-import { applySync, syncedView } from '../sync.js';
+import { withTokenLock } from '../services/credentials.js';
+import type { Registry } from '../domain/types.js';
+import { applySync, syncedView } from '../services/sync.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface AddApiKeyOptions {
   alias?: string;
@@ -22,7 +25,7 @@ export interface AddApiKeyOptions {
   json?: boolean;
 }
 
-async function readKey(app: App, arg: string | undefined): Promise<string> {
+async function readKey(app: Needs, arg: string | undefined): Promise<string> {
   if (arg !== undefined && arg !== '-') {
     app.out.warn('A key given on the command line stays in your shell history; next time use "codex-auth add-api-key" (prompt) or pipe it with "-".');
     return arg.trim();
@@ -36,12 +39,12 @@ async function readKey(app: App, arg: string | undefined): Promise<string> {
   return (await readAllStdin(app.ctx.stdin, { maxBytes: 64 * 1024 })).trim();
 }
 
-export async function addApiKeyCommand(app: App, args: unknown[], opts: AddApiKeyOptions): Promise<number> {
+export async function addApiKeyCommand(app: Needs, args: { key?: string }, opts: AddApiKeyOptions): Promise<number> {
   if (opts.alias !== undefined) {
     const bad = validateAlias(opts.alias);
     if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);
   }
-  const key = await readKey(app, args[0] as string | undefined);
+  const key = await readKey(app, args.key);
   if (key === '') throw new CliError('empty_key', 'No API key was given; nothing was stored.');
   // Checked before any request: a newline or a non-ASCII character would otherwise fail as a
   // "network" error (undici refuses the header). The message names the position, never the key.

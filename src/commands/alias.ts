@@ -1,18 +1,21 @@
 /** `codex-auth alias QUERY NAME` / `codex-auth alias QUERY --clear`. */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { aliasClash, describeAccount, normalizeAlias, validateAlias } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
-import { selectAccount } from '../select.js';
-import { applySync, syncedView } from '../sync.js';
+import { selectAccount } from '../services/select.js';
+import { applySync, syncedView } from '../services/sync.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'out'>;
 
 export interface AliasOptions {
   clear?: boolean;
   json?: boolean;
 }
 
-export async function aliasCommand(app: App, args: unknown[], opts: AliasOptions): Promise<number> {
-  const query = args[0] as string;
-  const name = args[1] as string | undefined;
+export async function aliasCommand(app: Needs, args: { query: string; name?: string }, opts: AliasOptions): Promise<number> {
+  const query = args.query;
+  const name = args.name;
   if (opts.clear && name !== undefined) throw usageError('usage', 'Give either a NAME or --clear, not both.');
   if (!opts.clear && name === undefined) throw usageError('usage', 'Give the new NAME, or --clear to remove the alias: codex-auth alias QUERY NAME');
   if (name !== undefined) {

@@ -7,10 +7,9 @@
  * 8 file names, 16 directory names, 32 keep the order). Account candidates come from the local
  * registry as it is on disk: no sync, no lock, no network, no keyring, nothing written.
  */
-import type { App } from '../app.js';
-import { SHELLS } from '../cli/commands.js';
+import type { Uses } from '../cli/app.js';
 import { complete, completionLines, DIRECTIVE } from '../cli/complete.js';
-import type { ProgramSpec } from '../cli/spec.js';
+import { type ProgramSpec, SHELLS } from '../cli/spec.js';
 import { usageError } from '../errors.js';
 import { resolvePaths } from '../store/paths.js';
 import { peekAccounts } from '../store/registry-peek.js';
@@ -124,9 +123,9 @@ export function completionScript(shell: Shell, program: ProgramSpec): string {
 }
 
 /** `codex-auth completion SHELL`. */
-export function completionHandler(program: ProgramSpec): (app: App, args: unknown[]) => Promise<number> {
+export function completionHandler(program: ProgramSpec): (app: Uses<'ctx'>, args: { shell: string }) => Promise<number> {
   return async (app, args) => {
-    const shell = String(args[0] ?? '');
+    const shell = args.shell;
     if (!(SHELLS as readonly string[]).includes(shell)) {
       throw usageError('unknown_shell', `Unknown shell "${shell}": codex-auth completion supports ${SHELLS.join(', ')}.`);
     }
@@ -140,9 +139,9 @@ export function completionHandler(program: ProgramSpec): (app: App, args: unknow
  * writes to stderr: on any error it prints only the directive `:1` (offer nothing), so a TAB never
  * shows an error.
  */
-export function completeHandler(program: ProgramSpec): (app: App, args: unknown[]) => Promise<number> {
+export function completeHandler(program: ProgramSpec): (app: Uses<'ctx' | 'env'>, args: { words: string[] }) => Promise<number> {
   return async (app, args) => {
-    const words = Array.isArray(args[0]) ? args[0].map(String) : [];
+    const words = args.words;
     const accounts = (codexHome: string | undefined) => {
       try {
         const flag = codexHome?.replace(/^~(?=\/|$)/, () => app.ctx.homedir);

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../app.js';
+import type { Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { AuthFileError, chatgptIdentity, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
 import { maskKey } from '../domain/mask.js';
@@ -22,6 +22,9 @@ import type { KeyringBackend, KeyringProbeResult } from '../store/keyring.js';
 import { type Paths, pathsUnder } from '../store/paths.js';
 import { duplicateIds } from '../store/registry-duplicates.js';
 import { migrate, Registry, REGISTRY_VERSION } from '../store/registry-schema.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<'ctx' | 'env' | 'now' | 'opts' | 'out' | 'paths'>;
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -98,11 +101,11 @@ interface HomeInfo {
   problem: { source: string } | null;
 }
 
-function layout(codexHome: string, app: App): Paths {
+function layout(codexHome: string, app: Needs): Paths {
   return pathsUnder(codexHome, false, { env: app.env, cwd: app.ctx.cwd });
 }
 
-function resolveForDoctor(app: App): HomeInfo {
+function resolveForDoctor(app: Needs): HomeInfo {
   try {
     return { paths: app.paths, problem: null };
   } catch (e) {
@@ -613,7 +616,7 @@ export interface DoctorOptions {
   json?: boolean;
 }
 
-export async function runChecks(app: App): Promise<Check[]> {
+export async function runChecks(app: Needs): Promise<Check[]> {
   const info = resolveForDoctor(app);
   const { paths } = info;
   const k = await import('../store/keyring.js');
@@ -672,7 +675,7 @@ export async function runChecks(app: App): Promise<Check[]> {
   ];
 }
 
-export async function doctorCommand(app: App, _args: unknown[], _opts: DoctorOptions): Promise<number> {
+export async function doctorCommand(app: Needs, _args: unknown, _opts: DoctorOptions): Promise<number> {
   const checks = await runChecks(app);
   const failed = checks.some((c) => c.status === 'fail');
   if (app.out.json) {

@@ -1,10 +1,13 @@
 /** `codex-auth fallback enable|disable|status`: the automatic fallback policy. */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
-import { selectAccount } from '../select.js';
-import type { Registry } from '../store/registry-schema.js';
-import { applySync, syncedView } from '../sync.js';
+import { selectAccount } from '../services/select.js';
+import type { Registry } from '../domain/types.js';
+import { applySync, syncedView } from '../services/sync.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'out'>;
 
 export interface EnableOptions {
   key?: string;
@@ -39,7 +42,7 @@ function policyJson(reg: Registry) {
   };
 }
 
-export async function fallbackEnable(app: App, _args: unknown[], opts: EnableOptions): Promise<number> {
+export async function fallbackEnable(app: Needs, _args: unknown, opts: EnableOptions): Promise<number> {
   let threshold: number | undefined;
   if (opts.threshold !== undefined) {
     threshold = Number(opts.threshold);
@@ -89,7 +92,7 @@ export async function fallbackEnable(app: App, _args: unknown[], opts: EnableOpt
   return 0;
 }
 
-export async function fallbackDisable(app: App): Promise<number> {
+export async function fallbackDisable(app: Needs): Promise<number> {
   const { live } = await syncedView(app);
   const reg = await app.registry.update((r) => {
     applySync(r, live, app.now());
@@ -108,8 +111,8 @@ export async function fallbackDisable(app: App): Promise<number> {
   return 0;
 }
 
-export async function fallbackStatus(app: App, _args: unknown[], opts: { refresh?: boolean }): Promise<number> {
-  const { evaluate } = await import('../fallback.js');
+export async function fallbackStatus(app: Needs, _args: unknown, opts: { refresh?: boolean }): Promise<number> {
+  const { evaluate } = await import('../services/fallback.js');
   const ev = await evaluate(app, { poll: Boolean(opts.refresh), dryRun: true });
   const reg = (await app.registry.load());
   const d = ev.decision;

@@ -3,7 +3,7 @@
  * 127.0.0.1 until Ctrl-C / SIGTERM. One line per listening origin and per change of serving
  * account (JSON lines with --json).
  */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { usageError } from '../errors.js';
 
 export interface ServeOptions {
@@ -18,8 +18,11 @@ function parsePort(v: string | undefined, fallback: number): number {
   return n;
 }
 
-export async function gatewayServe(app: App, _args: unknown[], opts: ServeOptions): Promise<number> {
-  const { loadSynced } = await import('../sync.js');
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
+
+export async function gatewayServe(app: Needs, _args: unknown, opts: ServeOptions): Promise<number> {
+  const { loadSynced } = await import('../services/sync.js');
   const { loadGatewaySettings } = await import('../gateway/settings.js');
   const { startGateway } = await import('../gateway/server.js');
   await loadSynced(app);

@@ -1,44 +1,19 @@
 /** `codex-auth import [PATH...]`: register Codex auth.json files (or Codex's current login). */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../app.js';
-import { recordSettled, type Settled, settleLocked, withTokenLock } from '../credentials.js';
-import { aliasClash, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, normalizeAlias, snapshotMeta, validateAlias } from '../domain/accounts.js';
-import { AuthFileError, type ParsedAuth, parseAuthJson } from '../domain/authfile.js';
-import { apiKeyProblem } from '../domain/mask.js';
-import { CliError, describeError, errnoCode, usageError } from '../errors.js';
-import type { StampedText } from '../store/live.js';
-import type { Account, Registry, SecretRef } from '../store/registry-schema.js';
-import { applySync, identify, prepareSync, recordWrittenLive, setActive } from '../sync.js';
-import { pushLive } from '../tokens.js';
+import type { Services, Uses } from '../cli/app.js';
+import { validateAlias } from '../domain/accounts.js';
+import { describeError, errnoCode, usageError } from '../errors.js';
+import { importSources, NotRegular, type Result, type Source } from '../services/import.js';
+import { reportImport } from '../ui/import-report.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface ImportOptions {
   alias?: string;
   recursive?: boolean;
   json?: boolean;
-}
-
-type Status = 'imported' | 'updated' | 'unchanged' | 'skipped';
-
-export interface Result {
-  path: string;
-  status: Status;
-  /** For skips: true when the file was bad (exit 1), false when it simply is not an auth.json. */
-  error?: boolean;
-  reason?: string;
-  /** Said after the result, whatever it is: "a link to /real/path". */
-  note?: string;
-  account?: Account;
-}
-
-export interface Source {
-  path: string;
-  live: boolean;
-  /** Found by scanning a directory (files that are not auth.json at all are skipped quietly). */
-  scanned: boolean;
-  read: () => Promise<string | null>;
-  /** Said after its result: "a link to /real/path". */
-  note?: string;
 }
 
 /** How standard input (`import -`) is named in results. */
@@ -69,7 +44,6 @@ function readRegular(p: string): string {
   }
 }
 
-class NotRegular extends Error {}
 
 /** A *.json found in a directory: a file to read, or a reason it is skipped. */
 type Found = { path: string; linkTo?: string } | { path: string; skip: string };
@@ -103,19 +77,8 @@ function collectJson(dir: string, recursive: boolean, out: Found[]): void {
   }
 }
 
-/** Valid JSON that has none of auth.json's fields (a config file, a registry): not ours to import. */
-function isOtherJson(text: string): boolean {
-  try {
-    const doc = JSON.parse(text) as unknown;
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return true;
-    return !('tokens' in doc || 'OPENAI_API_KEY' in doc || 'auth_mode' in doc);
-  } catch {
-    return false; // broken JSON is a broken file: reported as an error below
-  }
-}
-
-export async function importCommand(app: App, args: unknown[], opts: ImportOptions): Promise<number> {
-  const paths = (args[0] as string[] | undefined) ?? [];
+export async function importCommand(app: Needs, args: { path: string[] }, opts: ImportOptions): Promise<number> {
+  const paths = args.path;
   if (opts.alias !== undefined) {
     const bad = validateAlias(opts.alias);
     if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);
@@ -175,199 +138,5 @@ export async function importCommand(app: App, args: unknown[], opts: ImportOptio
     throw usageError('alias_needs_one_file', '--alias names one account: import one file at a time when you use it.');
   }
 
-  return importSources(app, sources, results, { ...(opts.alias !== undefined ? { alias: opts.alias } : {}), syncFirst: paths.length > 0 });
-}
-
-/**
- * Import auth.json sources in three steps, so that no network or keyring I/O happens under the
- * registry lock: read, validate and identify them with no lock (API keys need GET /v1/me); save each
- * into its account's store under that account's token lock (only a newer copy replaces the stored
- * one; fresh credentials of the account Codex is logged in to go live too); then record everything
- * in one short registry update. Then report one line each and a summary.
- */
-export async function importSources(app: App, sources: Source[], results: Result[], opts: { alias?: string; syncFirst: boolean }): Promise<number> {
-  const synced = opts.syncFirst ? await prepareSync(app, { identify: true }) : null;
-  const snapshot = synced?.reg ?? (await app.registry.load());
-  const identified: Identified[] = [];
-  for (const src of sources) {
-    let text: string | null;
-    try {
-      text = await src.read();
-    } catch (e) {
-      const reason = e instanceof NotRegular ? `not a regular file: ${e.message}` : `cannot read it (${errnoCode(e) ?? describeError(e)})`;
-      results.push({ path: src.path, status: 'skipped', error: true, reason });
-      continue;
-    }
-    if (text === null) {
-      if (src.live) throw new CliError('no_live_login', `Codex has no current login (${src.path} does not exist). Log in with "codex-auth login", or pass the PATH of an auth.json.`);
-      continue;
-    }
-    if (src.scanned && isOtherJson(text)) {
-      results.push({ path: src.path, status: 'skipped', error: false, reason: 'not a Codex auth.json' });
-      continue;
-    }
-    try {
-      const auth = apiKeyChecked(parseAuthJson(text));
-      identified.push({ src, auth, identity: await identify(app, auth, snapshot) });
-    } catch (e) {
-      if (e instanceof AuthFileError) results.push({ path: src.path, status: 'skipped', error: true, reason: `invalid auth.json: ${e.message.startsWith('"') ? '' : 'it '}${e.message}` });
-      else if (e instanceof CliError) results.push({ path: src.path, status: 'skipped', error: true, reason: e.message.replace(/\.$/, '') });
-      else throw e;
-    }
-  }
-  if (opts.alias !== undefined) {
-    const alias = opts.alias;
-    for (const item of identified) aliasFree(snapshot, alias, item.identity);
-  }
-
-  // Step 2, under each account's token lock (never the registry lock): save the credentials.
-  const saved: Saved[] = [];
-  for (const item of identified) {
-    const existing = snapshot.accounts.find((a) => a.id === item.identity.id);
-    const secret = existing?.secret ?? app.secretRefFor(item.identity.kind, item.identity.id);
-    try {
-      saved.push(
-        await withTokenLock(app, secret.ref, existing ? describeAccount(existing) : (item.identity.email ?? item.identity.id), async () => {
-          let written: StampedText | null = null;
-          // When Codex still holds older (perhaps dead) tokens of this account, the fresh ones go
-          // live — before our store, so that Codex's copy is never the older one.
-          const beforeWrite = async (auth: ParsedAuth) => {
-            if (item.src.live) return;
-            written = await pushLive(app, item.identity.id, auth).catch((e: unknown) => {
-              app.out.warn(`Codex still uses the older login of ${item.identity.email ?? item.identity.id}: the new one could not be put where Codex reads it (${(e as Error).message.replace(/\.$/, '')}). Run "codex-auth switch" to that account again.`);
-              return null;
-            });
-          };
-          const s = await settleLocked(app, { id: item.identity.id, secret }, [{ auth: item.auth }], { beforeWrite });
-          if (s.error !== undefined) throw new CliError('secret_store', s.error);
-          return { item, secret, settled: s, written };
-        }),
-      );
-    } catch (e) {
-      if (!(e instanceof CliError)) throw e;
-      results.push({ path: item.src.path, status: 'skipped', error: true, reason: `could not store it (${e.message.replace(/\.$/, '')})` });
-    }
-  }
-
-  // Step 3, under the registry lock: record (no I/O).
-  if (saved.length > 0 || synced) {
-    const now = app.now();
-    const out: Result[] = [];
-    await recordSettled(
-      app,
-      saved.map((x) => x.settled),
-      {
-        patch: (reg) => {
-          if (synced) applySync(reg, synced.plan, now);
-          out.length = 0;
-          for (const x of saved) out.push(apply(app, reg, x, opts.alias));
-        },
-        after: (reg) => {
-          for (const x of saved) {
-            recordWrittenLive(reg, x.written);
-            if (x.item.src.live) setActive(reg, x.item.identity.id, now);
-          }
-        },
-      },
-    );
-    results.push(...out);
-  }
-
-  return report(app, results);
-}
-
-/**
- * An API-key auth.json whose key add-api-key would refuse is skipped the same way, before any
- * request: surrounding whitespace (a trailing newline) is trimmed; a newline, control or non-ASCII
- * character inside it, or a key that is not key-shaped, is an error naming what and where — never
- * the key.
- */
-function apiKeyChecked(auth: ParsedAuth): ParsedAuth {
-  if (auth.mode !== 'apikey' || auth.apiKey === null) return auth;
-  const key = auth.apiKey.trim();
-  const problem = apiKeyProblem(key);
-  if (problem) throw new CliError('invalid_key', `its OPENAI_API_KEY ${problem}`);
-  if (key === auth.apiKey) return auth;
-  return { ...auth, apiKey: key, raw: { ...auth.raw, OPENAI_API_KEY: key } };
-}
-
-interface Identified {
-  src: Source;
-  auth: ParsedAuth;
-  identity: Identity;
-}
-
-interface Saved {
-  item: Identified;
-  secret: SecretRef;
-  settled: Settled;
-  written: StampedText | null;
-}
-
-function aliasFree(reg: Registry, alias: string, identity: Identity): void {
-  const clash = aliasClash(reg.accounts, alias, identity);
-  if (clash) throw usageError('alias_taken', `The alias ${JSON.stringify(normalizeAlias(alias))} cannot be used: ${clash}. Nothing was imported.`);
-}
-
-/** Record one saved source in `reg` (pure: under the registry lock). The stored snapshot is recorded by recordSettled. */
-function apply(app: App, reg: Registry, x: Saved, alias: string | undefined): Result {
-  const { item, settled } = x;
-  const { src, auth, identity } = item;
-  const now = app.now();
-  if (alias !== undefined) aliasFree(reg, alias, identity);
-  reg.removedLiveIds = reg.removedLiveIds.filter((id) => id !== identity.id);
-  let account = reg.accounts.find((a) => a.id === identity.id);
-  let status: Status;
-  let reason: string | undefined;
-  if (!account) {
-    account = newAccount(identity, settled.stored ?? auth, x.secret, now);
-    reg.accounts.push(account);
-    status = 'imported';
-  } else if (settled.changed) {
-    Object.assign(account, identityFields(identity));
-    account.updatedAt = now.toISOString();
-    status = 'updated';
-  } else {
-    status = 'unchanged';
-    if (settled.stored && compareSnapshotMeta(snapshotMeta(auth), snapshotMeta(settled.stored)) === 'older') reason = 'the stored copy is newer';
-  }
-  if (alias !== undefined && account.alias !== normalizeAlias(alias)) {
-    account.alias = normalizeAlias(alias);
-    account.updatedAt = now.toISOString();
-    if (status === 'unchanged') {
-      status = 'updated';
-      reason = undefined;
-    }
-  }
-  return { path: src.path, status, account, ...(reason ? { reason } : {}), ...(src.note ? { note: src.note } : {}) };
-}
-
-function report(app: App, results: Result[]): number {
-  const count = (s: Status) => results.filter((r) => r.status === s).length;
-  const summary = { imported: count('imported'), updated: count('updated'), unchanged: count('unchanged'), skipped: count('skipped') };
-  const failed = results.some((r) => r.status === 'skipped' && r.error);
-  if (app.out.json) {
-    app.out.document({
-      results: results.map((r) => ({
-        path: r.path,
-        status: r.status,
-        id: r.account?.id ?? null,
-        email: r.account?.email ?? null,
-        reason: r.reason ?? null,
-        note: r.note ?? null,
-        error: r.status === 'skipped' ? Boolean(r.error) : false,
-      })),
-      summary,
-    });
-  } else {
-    const c = app.out.out;
-    for (const r of results) {
-      const tag = r.status === 'skipped' ? (r.error ? c.red('skipped  ') : c.dim('skipped  ')) : r.status === 'unchanged' ? c.dim('unchanged') : c.green(r.status.padEnd(9));
-      const what = r.account ? `  ${describeAccount(r.account)}` : '';
-      const said = [r.reason, r.note].filter(Boolean).map((x) => ` (${x})`).join('');
-      app.out.data(`${tag} ${r.path}${what}${said}`);
-    }
-  }
-  app.out.info(`${summary.imported} imported, ${summary.updated} updated, ${summary.unchanged} unchanged, ${summary.skipped} skipped.`);
-  return failed ? 1 : 0;
+  return reportImport(app.out, await importSources(app, sources, results, { ...(opts.alias !== undefined ? { alias: opts.alias } : {}), syncFirst: paths.length > 0 }));
 }

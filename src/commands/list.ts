@@ -1,13 +1,16 @@
 /** `codex-auth list`: every account with plan, usage left, last activity. */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { accountLabel } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
-import type { Account, Registry, UsageWindow } from '../store/registry-schema.js';
-import { applySync, syncedView, unknownKeyMessage } from '../sync.js';
+import type { Account, Registry, UsageWindow } from '../domain/types.js';
+import { applySync, syncedView, unknownKeyMessage } from '../services/sync.js';
 import { type Cell, renderColumns } from '../ui/table.js';
 
 /** The ACCOUNT column: emails, workspaces, aliases; the only one shortened to fit a terminal. */
 const ACCOUNT_COLUMN = 2;
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface ListOptions {
   json?: boolean;
@@ -45,18 +48,18 @@ export function accountJson(n: NumberedAccount, reg: Registry, now: Date) {
   };
 }
 
-export async function listCommand(app: App, _args: unknown[], opts: ListOptions): Promise<number> {
+export async function listCommand(app: Needs, _args: unknown, opts: ListOptions): Promise<number> {
   // Without --refresh a read command: no network call, nothing written but credentials Codex wrote.
   const view = await syncedView(app, opts.refresh ? { identify: true } : { readOnly: true });
   let reg = view.reg;
   const unknown = view.live.kind === 'unknown' ? view.live : null;
   if (opts.refresh && reg.accounts.some((a) => a.kind === 'chatgpt')) {
     const { startSpinner } = await import('../ui/spinner.js');
-    const { refreshUsage } = await import('../usage.js');
+    const { refreshUsage } = await import('../services/usage.js');
     const total = reg.accounts.filter((a) => a.kind === 'chatgpt').length;
     const spinner = startSpinner(app.ctx.stderr, `Fetching usage of ${total} account${total === 1 ? '' : 's'}…`, true);
     try {
-      const { untilInterrupted } = await import('../interrupt.js');
+      const { untilInterrupted } = await import('../platform/interrupt.js');
       await untilInterrupted(refreshUsage(app, reg.accounts, (done, n) => spinner.update(`Fetching usage… ${done}/${n}`)), 'Cancelled; the usage was not refreshed.');
     } finally {
       spinner.stop();
@@ -65,7 +68,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
     if (unknown) applySync(reg, unknown, app.now());
   } else {
     // Without --refresh: cached values, plus what Codex logged itself for the active account.
-    const { sessionUsageOfActive } = await import('../usage.js');
+    const { sessionUsageOfActive } = await import('../services/usage.js');
     const seen = await sessionUsageOfActive(app, reg);
     const acc = seen ? reg.accounts.find((a) => a.id === seen.id) : undefined;
     if (seen && acc) {
@@ -92,7 +95,7 @@ export async function listCommand(app: App, _args: unknown[], opts: ListOptions)
   return 0;
 }
 
-function renderTable(app: App, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date, unknown: { keyMask: string } | null): string {
+function renderTable(app: Needs, reg: Registry, groups: ReturnType<typeof orderAccounts>, now: Date, unknown: { keyMask: string } | null): string {
   const c = app.out.out;
   const table: Cell[][] = [['', '#', 'ACCOUNT', 'PLAN', '5H', 'WEEKLY', 'LAST ACTIVITY'].map((h) => c.bold(h))];
   const cell = (a: Account, w: 'fiveHour' | 'weekly'): string => {

@@ -6,14 +6,18 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
 import { validateAlias } from '../domain/accounts.js';
 import { Cancelled, CliError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../store/atomic.js';
 import { numbered } from '../domain/view.js';
 import { terminalText } from '../ui/output.js';
-import { importSources, type Result } from './import.js';
+import { importSources, type Result } from '../services/import.js';
+import { reportImport } from '../ui/import-report.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface LoginOptions {
   deviceAuth?: boolean;
@@ -82,7 +86,7 @@ function passThrough(from: NodeJS.ReadableStream, write: (s: string) => void): P
   });
 }
 
-export async function loginCommand(app: App, _args: unknown[], opts: LoginOptions): Promise<number> {
+export async function loginCommand(app: Needs, _args: unknown, opts: LoginOptions): Promise<number> {
   if (opts.alias !== undefined) {
     const bad = validateAlias(opts.alias);
     if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);
@@ -122,12 +126,13 @@ export async function loginCommand(app: App, _args: unknown[], opts: LoginOption
     const authFile = path.join(scratch, 'auth.json');
     if (!fs.existsSync(authFile)) throw new CliError('login_failed', '"codex login" finished without writing credentials; nothing was changed.');
     const results: Result[] = [];
-    const imported = await importSources(
+    await importSources(
       app,
       [{ path: 'codex login', live: false, scanned: false, read: async () => fs.readFileSync(authFile, 'utf8') }],
       results,
       { ...(opts.alias !== undefined ? { alias: opts.alias } : {}), syncFirst: true },
     );
+    const imported = reportImport(app.out, results);
     if (imported === 0) await switchHint(app, results);
     return imported;
   } finally {
@@ -138,7 +143,7 @@ export async function loginCommand(app: App, _args: unknown[], opts: LoginOption
 }
 
 /** After a login: how to make Codex use that account (unless it already does). */
-async function switchHint(app: App, results: Result[]): Promise<void> {
+async function switchHint(app: Needs, results: Result[]): Promise<void> {
   const account = results.find((r) => r.status !== 'skipped' && r.account)?.account;
   if (!account) return;
   const reg = await app.registry.load();

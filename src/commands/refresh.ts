@@ -1,21 +1,24 @@
 /** `codex-auth refresh [QUERY] [--force]`: refresh OAuth tokens that are about to expire. */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { numbered } from '../domain/view.js';
-import { mapLimit } from '../openai/usage.js';
-import { selectAccount } from '../select.js';
-import type { Account } from '../store/registry-schema.js';
-import { loadSynced } from '../sync.js';
+import { mapLimit } from '../platform/map-limit.js';
+import { selectAccount } from '../services/select.js';
+import type { Account } from '../domain/types.js';
+import { loadSynced } from '../services/sync.js';
 import { CliError } from '../errors.js';
-import { ensureFreshTokens, type FreshResult } from '../tokens.js';
+import { ensureFreshTokens, type FreshResult } from '../services/tokens.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'out'>;
 
 export interface RefreshOptions {
   force?: boolean;
   json?: boolean;
 }
 
-export async function refreshCommand(app: App, args: unknown[], opts: RefreshOptions): Promise<number> {
-  const query = args[0] as string | undefined;
+export async function refreshCommand(app: Needs, args: { query?: string }, opts: RefreshOptions): Promise<number> {
+  const query = args.query;
   const reg = await loadSynced(app);
   let targets: Account[];
   if (query !== undefined) {

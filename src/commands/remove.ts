@@ -1,19 +1,22 @@
 /** `codex-auth remove QUERY...`: forget accounts and delete their stored secrets. */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { Cancelled, CliError, usageError } from '../errors.js';
-import type { Account } from '../store/registry-schema.js';
-import { selectAccount } from '../select.js';
+import type { Account } from '../domain/types.js';
+import { selectAccount } from '../services/select.js';
 import { readPending, removePending } from '../store/pending.js';
-import { applySync, setActive, syncedView } from '../sync.js';
+import { applySync, setActive, syncedView } from '../services/sync.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 export interface RemoveOptions {
   yes?: boolean;
   json?: boolean;
 }
 
-export async function removeCommand(app: App, args: unknown[], opts: RemoveOptions): Promise<number> {
-  const queries = (args[0] as string[] | undefined) ?? [];
+export async function removeCommand(app: Needs, args: { query: string[] }, opts: RemoveOptions): Promise<number> {
+  const queries = args.query;
   // The sync (and its I/O) first; the registry lock below is held only to remove (src/store/registry.ts).
   const view = await syncedView(app);
   const reg = view.reg;

@@ -4,10 +4,13 @@
  * continue an interactive session with `codex resume <session id>`. Exits with codex's code.
  */
 import { spawn } from 'node:child_process';
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
 import { describeAccount } from '../domain/accounts.js';
-import type { Evaluation } from '../fallback.js';
+import type { Evaluation } from '../services/fallback.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'opts' | 'out'>;
 
 /** Codex's subcommands: the first positional that is one of these decides the kind of run. */
 const SUBCOMMANDS = new Set(['exec', 'e', 'review', 'login', 'logout', 'mcp', 'mcp-server', 'app-server', 'completion', 'sandbox', 'debug', 'apply', 'a', 'resume', 'fork', 'cloud', 'features', 'help']);
@@ -65,7 +68,7 @@ function runCodex(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<
   });
 }
 
-function say(app: App, ev: Evaluation): void {
+function say(app: Needs, ev: Evaluation): void {
   const d = ev.decision;
   if (d.action === 'switch' && ev.switched?.switched) {
     app.out.info(`codex-auth: switched Codex to ${describeAccount(ev.switched.to)} (${d.kind}): ${d.reason}.`);
@@ -81,16 +84,16 @@ function say(app: App, ev: Evaluation): void {
  * default (~/.codex) is codex-auth's too, and CODEX_HOME stays unset (Codex refuses a CODEX_HOME
  * that does not exist, and ~/.codex may not exist yet).
  */
-export function codexEnv(app: App): NodeJS.ProcessEnv {
+export function codexEnv(app: Pick<Needs, 'env' | 'opts' | 'paths'>): NodeJS.ProcessEnv {
   const env = { ...app.env };
   if (app.opts.codexHome !== undefined || app.env.CODEX_HOME) env.CODEX_HOME = app.paths.codexHome;
   return env;
 }
 
-export async function runCommand(app: App, args: unknown[]): Promise<number> {
-  const codexArgs = ((args[0] as string[] | undefined) ?? []).slice();
+export async function runCommand(app: Needs, args: { codexArgs: string[] }): Promise<number> {
+  const codexArgs = args.codexArgs.slice();
   const bin = findCodexBinary(app.env);
-  const { evaluate } = await import('../fallback.js');
+  const { evaluate } = await import('../services/fallback.js');
   const sessions = await import('../codex/sessions.js');
 
   // Before: an account that is already exhausted is not worth starting on.

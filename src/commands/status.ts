@@ -1,7 +1,10 @@
 /** `codex-auth status`: the active account and everything that decides what Codex uses. */
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
-import { syncedView } from '../sync.js';
+import { syncedView } from '../services/sync.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'out'>;
 
 const ENV_OVERRIDES = [
   'CODEX_HOME',
@@ -22,7 +25,7 @@ const ENV_OVERRIDES = [
 /** Variables whose values are secrets: reported as set, never shown. */
 const SECRET_ENV = new Set(['OPENAI_API_KEY', 'CODEX_API_KEY']);
 
-export async function statusCommand(app: App): Promise<number> {
+export async function statusCommand(app: Needs): Promise<number> {
   // A read command: no network call, nothing written but credentials Codex itself wrote.
   const view = await syncedView(app, { readOnly: true });
   const reg = view.reg;

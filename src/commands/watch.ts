@@ -3,11 +3,14 @@
  * --once, a single evaluation; --install-service / --uninstall-service manage a per-user service.
  */
 import path from 'node:path';
-import type { App } from '../app.js';
+import type { Services, Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
 import { CliError, usageError } from '../errors.js';
-import type { Evaluation } from '../fallback.js';
+import type { Evaluation } from '../services/fallback.js';
 import { acquireFileLock } from '../store/lock.js';
+
+/** What this command gets of the factory: its `needs` in src/cli/commands.ts. */
+type Needs = Uses<Services | 'ctx' | 'opts' | 'out'>;
 
 export interface WatchOptions {
   once?: boolean;
@@ -28,7 +31,7 @@ function parseInterval(v: string | undefined): number {
 
 class Reporter {
   private lastWarn = '';
-  constructor(private readonly app: App) {}
+  constructor(private readonly app: Needs) {}
 
   /** Through Output: JSON lines stay JSON; a person's lines are made safe (names come from tokens). */
   emit(event: string, fields: Record<string, unknown>, text: string): void {
@@ -68,7 +71,7 @@ function onceDocument(ev: Evaluation): Record<string, unknown> {
   return { action: d.action === 'switch' ? 'none' : d.action, reason: d.reason, errors };
 }
 
-async function serviceCommand(app: App, opts: WatchOptions): Promise<number> {
+async function serviceCommand(app: Needs, opts: WatchOptions): Promise<number> {
   const svc = await import('../codex/service.js');
   const interval = opts.interval !== undefined ? parseInterval(opts.interval) : null;
   const bin = process.argv[1] ? path.resolve(process.argv[1]) : 'codex-auth';
@@ -96,12 +99,12 @@ async function serviceCommand(app: App, opts: WatchOptions): Promise<number> {
   return 0;
 }
 
-export async function watchCommand(app: App, _args: unknown[], opts: WatchOptions): Promise<number> {
+export async function watchCommand(app: Needs, _args: unknown, opts: WatchOptions): Promise<number> {
   if (opts.installService && opts.uninstallService) throw usageError('usage', 'Use either --install-service or --uninstall-service.');
   if (opts.installService || opts.uninstallService) return serviceCommand(app, opts);
   const interval = parseInterval(opts.interval);
   const sessions = await import('../codex/sessions.js');
-  const { evaluate } = await import('../fallback.js');
+  const { evaluate } = await import('../services/fallback.js');
   const reporter = new Reporter(app);
 
   if (opts.once) {

@@ -1,5 +1,5 @@
 /** Building and describing registry accounts. Pure. */
-import type { Account, SecretRef } from '../store/registry-schema.js';
+import type { Account, SecretRef } from '../domain/types.js';
 import { type ChatgptIdentity, credentialFingerprint, type ParsedAuth } from './authfile.js';
 import { oneLine } from './display.js';
 import { maskKey } from './mask.js';

@@ -4,7 +4,7 @@
  * A rotation to another ChatGPT account comes with `check` until that account's usage was asked for
  * in this evaluation: the caller asks the usage API (PolicyInput.checks) and calls decide() again.
  */
-import type { UsageWindow } from '../store/registry-schema.js';
+import type { UsageWindow } from '../domain/types.js';
 
 export interface PolicyConfig {
   enabled: boolean;

@@ -3,7 +3,7 @@
  * that takes a QUERY (which accepts them). Accounts are grouped by email (case-insensitive); groups
  * sort by email; within a group ChatGPT accounts come before API keys, then by label.
  */
-import type { Account, UsageWindow } from '../store/registry-schema.js';
+import type { Account, UsageWindow } from '../domain/types.js';
 import { accountLabel } from './accounts.js';
 
 export interface NumberedAccount {

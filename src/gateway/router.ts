@@ -5,12 +5,12 @@
  * and recorded in the registry like any other), and every failover or switch back in events.jsonl.
  */
 import fs from 'node:fs';
-import type { App } from '../app.js';
+import type { Deps } from '../services/deps.js';
 import { describeAccount } from '../domain/accounts.js';
 import { parseAuthJson } from '../domain/authfile.js';
 import { jwtExpiry } from '../domain/jwt.js';
 import { type CandidateCheck, type LimitEvent, type PolicyAccount, type ServingDecision, servingAccount } from '../domain/policy.js';
-import type { Account, Registry } from '../store/registry-schema.js';
+import type { Account, Registry } from '../domain/types.js';
 
 export type Credentials = { kind: 'chatgpt'; accessToken: string; accountId: string | null } | { kind: 'apikey'; key: string };
 
@@ -50,7 +50,7 @@ export class Router {
   readonly stats = new Map<string, AccountStats>();
 
   constructor(
-    private readonly app: App,
+    private readonly app: Deps,
     /** Told of every change of serving account (the command prints it). */
     private readonly onEvent: (e: GatewayEvent) => void = () => undefined,
   ) {}
@@ -117,7 +117,7 @@ export class Router {
         else {
           this.lastCheck = Date.now();
           const account = reg.accounts.find((a) => a.id === id);
-          const { refreshUsage } = await import('../usage.js');
+          const { refreshUsage } = await import('../services/usage.js');
           const [outcome] = account ? await refreshUsage(this.app, [account]).catch(() => []) : [];
           checks[id] = outcome?.ok ? 'ok' : 'failed';
           reg = await this.registry();
@@ -159,7 +159,7 @@ export class Router {
       if (!key) throw new Error(`the API key of ${describeAccount(account)} is missing from its store`);
       creds = { kind: 'apikey', key };
     } else {
-      const { ensureFreshTokens } = await import('../tokens.js');
+      const { ensureFreshTokens } = await import('../services/tokens.js');
       // After a 401: tokens someone else refreshed meanwhile are tried first, then a forced refresh.
       let fresh = await ensureFreshTokens(this.app, account.id);
       if (fresh.ok && opts.after401 !== undefined && fresh.auth.tokens?.access_token === opts.after401) fresh = await ensureFreshTokens(this.app, account.id, { force: true });
@@ -184,7 +184,7 @@ export class Router {
         r.limitEvents.push(ev);
         r.limitEvents = r.limitEvents.slice(-50);
       })
-      .catch((e: unknown) => this.app.out.debug(`could not record the usage limit of ${describeAccount(account)}: ${(e as Error).message}`));
+      .catch((e: unknown) => this.app.report.debug(`could not record the usage limit of ${describeAccount(account)}: ${(e as Error).message}`));
   }
 
   /** The request was served by `serving`: a change of account is logged (failover or switch back). */
@@ -194,7 +194,7 @@ export class Router {
     if (prev === serving.account.id) return;
     this.servingId = serving.account.id;
     if (prev === null && serving.decision.kind === 'chosen') return;
-    const { appendEvent } = await import('../fallback.js');
+    const { appendEvent } = await import('../services/fallback.js');
     const kind = serving.decision.kind === 'switch-back' ? 'gateway-switch-back' : 'gateway-failover';
     appendEvent(this.app, { at: this.app.now().toISOString(), event: 'switch', kind, from: prev, to: serving.account.id, reason: why ?? serving.decision.reason });
     this.onEvent({ kind, from: prev, to: serving.account.id, label: describeAccount(serving.account), reason: why ?? serving.decision.reason });

@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
-import type { App } from '../app.js';
+import type { Deps } from '../services/deps.js';
 import { describeAccount } from '../domain/accounts.js';
 import { carriesSecret, placeholderAccountId } from './placeholder.js';
 import { type Credentials, type GatewayEvent, Router, type Serving } from './router.js';
@@ -75,9 +75,9 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-export async function startGateway(app: App, opts: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway(app: Deps, opts: GatewayOptions): Promise<RunningGateway> {
   const { request } = await import('undici');
-  const { createDispatcher } = await import('../openai/http.js');
+  const { createDispatcher } = await import('../platform/http.js');
   const { openaiBaseUrl } = await import('../openai/me.js');
   const dispatcher = await createDispatcher(app.env);
   const router = new Router(app, opts.onEvent);
@@ -364,7 +364,7 @@ export async function startGateway(app: App, opts: GatewayOptions): Promise<Runn
     new Promise<number>((resolve, reject) => {
       const server = createServer((req, res) => {
         handle(origin, req, res).catch((e: unknown) => {
-          app.out.debug(`gateway: ${req.method} ${req.url}: ${(e as Error).message}`);
+          app.report.debug(`gateway: ${req.method} ${req.url}: ${(e as Error).message}`);
           if (!res.headersSent) jsonError(res, 502, `the upstream request failed (${(e as Error).message})`);
           else res.destroy();
         });

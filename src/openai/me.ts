@@ -1,6 +1,6 @@
 /** GET /v1/me: the identity behind an API key (CODEX-FACTS.md §6). */
 import { CliError } from '../errors.js';
-import { type HttpClient, isHttpError, parseJson } from './http.js';
+import { type HttpClient, isHttpError, parseJson } from '../platform/http.js';
 
 export interface MeIdentity {
   id: string;

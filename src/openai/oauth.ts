@@ -1,5 +1,5 @@
 /** OAuth token refresh (CODEX-FACTS.md §4). Refresh tokens rotate: a used one must never be sent again. */
-import { type HttpClient, isHttpError, parseJson } from './http.js';
+import { type HttpClient, isHttpError, parseJson } from '../platform/http.js';
 
 export const CODEX_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
 export const DEFAULT_REFRESH_URL = 'https://auth.openai.com/oauth/token';

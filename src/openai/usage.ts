@@ -1,7 +1,7 @@
 /** The ChatGPT usage API (`GET {chatgpt base}/wham/usage`, CODEX-FACTS.md §5). */
 import { normalizePlan } from '../domain/plans.js';
-import type { UsageWindow } from '../store/registry-schema.js';
-import { type HttpClient, isHttpError, parseJson } from './http.js';
+import type { UsageWindow } from '../domain/types.js';
+import { type HttpClient, isHttpError, parseJson } from '../platform/http.js';
 
 export const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api';
 
@@ -87,19 +87,4 @@ export async function fetchUsage(
   const body = parseJson(res.text);
   if (body === undefined) return { ok: false, short: 'bad answer', message: 'the usage API answered with something that is not JSON' };
   return parseUsageBody(body, now());
-}
-
-/** Run `fn` over `items` with at most `limit` at once; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      out[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import { nodeRequire } from '../node-require.js';
+import { nodeRequire } from '../platform/node-require.js';
 
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 

@@ -21,7 +21,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
-import { nodeRequire } from '../node-require.js';
+import { nodeRequire } from '../platform/node-require.js';
 
 export interface CodexLockOptions {
   timeoutSec?: number;

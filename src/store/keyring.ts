@@ -18,12 +18,13 @@
  *   username, so each side reads and updates the other's item in place (no duplicates).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { nodeRequire } from '../node-require.js';
+import { nodeRequire } from '../platform/node-require.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import { CliError } from '../errors.js';
 import type { SecretStore } from './secrets.js';
+import type { KeyringBackend } from '../platform/keyring-backend.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -203,20 +204,7 @@ function nativeDetail(err: unknown, secrets: readonly string[]): string | undefi
 // ---------------------------------------------------------------------------------------------
 // Backends
 
-/**
- * The raw keyring operations. Implementations may throw anything and may hang: `KeyringClient`
- * bounds every call with a timeout and maps failures to `KeyringError`.
- */
-export interface KeyringBackend {
-  /** For messages: "Secret Service", "macOS Keychain", ... */
-  readonly name: string;
-  get(service: string, account: string, signal?: AbortSignal): Promise<string | null>;
-  set(service: string, account: string, value: string, signal?: AbortSignal): Promise<void>;
-  /** True when an entry was deleted. */
-  delete(service: string, account: string, signal?: AbortSignal): Promise<boolean>;
-  /** Effective DBUS_SESSION_BUS_ADDRESS, for messages (Linux): null when unset. */
-  busAddress?(): string | null;
-}
+export type { KeyringBackend };
 
 export function keyringBackendName(platform: NodeJS.Platform = process.platform): string {
   if (platform === 'darwin') return 'macOS Keychain';

@@ -64,7 +64,7 @@ export interface LiveCredentials {
   read(): Promise<string | null>;
   /**
    * File mode only: what read() returns, with the stat of exactly those bytes (for the registry's
-   * record of the live file, src/sync.ts). Keyring and auto modes have none.
+   * record of the live file, src/services/sync.ts). Keyring and auto modes have none.
    */
   readStamped?(): Promise<StampedText | null>;
   /**

@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import { nodeRequire } from '../node-require.js';
+import { nodeRequire } from '../platform/node-require.js';
 import { atomicWriteFile, ensurePrivateDir } from './atomic.js';
 
 export interface PendingEntry {

@@ -2,9 +2,9 @@
  * Registry constants, the empty registry and the migration steps: no zod here, so commands that
  * read a registry codex-auth itself wrote never load the schema library (see registry.ts).
  */
-import type { Registry } from './registry-schema.js';
+import { REGISTRY_VERSION, type Registry } from '../domain/types.js';
 
-export const REGISTRY_VERSION = 1;
+export { REGISTRY_VERSION };
 
 export function emptyRegistry(): Registry {
   return {

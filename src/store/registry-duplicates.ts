@@ -5,7 +5,7 @@
  * other. Entries whose stored secrets differ are never merged: that is an error for the user to fix.
  */
 import { CliError } from '../errors.js';
-import type { Account, Registry } from './registry-schema.js';
+import type { Account, Registry } from '../domain/types.js';
 
 /** Ids listed more than once, with how many times. */
 export function duplicateIds(reg: Registry): Map<string, number> {

@@ -3,7 +3,7 @@
  * migration, nothing written, and never an error (a missing or unreadable registry has no accounts).
  */
 import fs from 'node:fs';
-import type { Account } from './registry-schema.js';
+import type { Account } from '../domain/types.js';
 
 /** The accounts, and the registry's number counter (so numbers come out as `list` shows them). */
 export interface PeekedAccounts {

@@ -1,7 +1,12 @@
-/** registry.json: versioned, validated with zod, migrated step by step. It never holds secrets. */
+/**
+ * registry.json: versioned, validated with zod, migrated step by step. It never holds secrets. The
+ * types are the domain's (src/domain/types.ts); the end of this file checks that the schema produces
+ * exactly them.
+ */
 import * as z from 'zod';
 
-import { REGISTRY_VERSION } from './registry-defaults.js';
+import type * as domain from '../domain/types.js';
+import { REGISTRY_VERSION } from '../domain/types.js';
 
 export { emptyRegistry, MIGRATIONS, migrate, REGISTRY_VERSION } from './registry-defaults.js';
 
@@ -72,7 +77,7 @@ export const FallbackConfig = z.looseObject({
 /**
  * What codex-auth last read or wrote in Codex's auth.json (file mode), like git's index: that file
  * version's device, inode, size, mtime and ctime (nanoseconds; decimal strings), what its credentials
- * hash to and whose they are. A read of exactly that version uses them instead of hashing (src/sync.ts).
+ * hash to and whose they are. A read of exactly that version uses them instead of hashing (src/services/sync.ts).
  * Only a cache: an invalid record is dropped, never a reason to call the registry corrupt.
  */
 export const LiveFile = z.looseObject({
@@ -108,10 +113,22 @@ export const Registry = z.looseObject({
   liveFile: LiveFile.nullable().optional().catch(null),
 });
 
-export type UsageSnapshot = z.infer<typeof UsageSnapshot>;
-export type UsageWindow = z.infer<typeof Window>;
-export type Account = z.infer<typeof Account>;
-export type Registry = z.infer<typeof Registry>;
-export type SecretRef = z.infer<typeof SecretRef>;
-export type LiveFile = z.infer<typeof LiveFile>;
+export type UsageSnapshot = domain.UsageSnapshot;
+export type UsageWindow = domain.UsageWindow;
+export type Account = domain.Account;
+export type Registry = domain.Registry;
+export type SecretRef = domain.SecretRef;
+export type LiveFile = domain.LiveFile;
 
+/** True when A and B are each assignable to the other. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compile-time checks: a schema that parses into anything but the domain's type fails `tsc`. */
+export const SCHEMA_MATCHES_DOMAIN: {
+  window: Same<z.infer<typeof Window>, domain.UsageWindow>;
+  usage: Same<z.infer<typeof UsageSnapshot>, domain.UsageSnapshot>;
+  secret: Same<z.infer<typeof SecretRef>, domain.SecretRef>;
+  account: Same<z.infer<typeof Account>, domain.Account>;
+  fallback: Same<z.infer<typeof FallbackConfig>, domain.FallbackConfig>;
+  liveFile: Same<z.infer<typeof LiveFile>, domain.LiveFile>;
+  registry: Same<z.infer<typeof Registry>, domain.Registry>;
+} = { window: true, usage: true, secret: true, account: true, fallback: true, liveFile: true, registry: true };

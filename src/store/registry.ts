@@ -11,7 +11,7 @@ import { symlinkError, withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
 import { emptyRegistry, migrate, REGISTRY_VERSION } from './registry-defaults.js';
 import { duplicateIds, mergeDuplicates } from './registry-duplicates.js';
-import type { Registry } from './registry-schema.js';
+import type { Registry } from '../domain/types.js';
 
 /** Structural equality of JSON values (key order ignored): the schema changed nothing (no defaults). */
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -241,7 +241,7 @@ export class RegistryStore {
    * `fn` runs holding the registry lock, which every other codex-auth command that writes waits
    * for: it must do no network and no keyring I/O (no GET /v1/me, no usage or token request, no
    * secret-store or live-credential call in keyring mode). Identify, fetch and save secrets first,
-   * then lock, re-check on the registry read here, and write (src/sync.ts, src/credentials.ts).
+   * then lock, re-check on the registry read here, and write (src/services/sync.ts, src/services/credentials.ts).
    * `timeoutMs`: how long to wait for the lock (default 15 s; 0: fail at once when it is busy).
    * So `fn` is synchronous: it cannot await anything (a promise it returns is a type error).
    */

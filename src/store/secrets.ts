@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
-import type { SecretRef } from './registry-schema.js';
+import type { SecretRef } from '../domain/types.js';
 
 export interface SecretStore {
   readonly kind: SecretRef['store'];

@@ -16,7 +16,7 @@
  * (JSON.stringify escapes C0; C1 and bidi controls are written as \uXXXX too: same values), with URL
  * passwords masked and no colours.
  */
-import type { OutStream } from '../context.js';
+import type { OutStream } from '../platform/context.js';
 import { escapeJsonText, maskUrlCredentials, safeText } from '../domain/display.js';
 import { Cancelled, CliError } from '../errors.js';
 

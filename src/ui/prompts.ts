@@ -8,7 +8,7 @@
  * Every cancel — Esc, Ctrl-C (in raw mode a key, not a signal), Ctrl-D, a SIGINT sent to the process,
  * the end of stdin — rejects with `Cancelled` (src/errors.ts): exit 130, no "error:".
  */
-import type { InStream, OutStream } from '../context.js';
+import type { InStream, OutStream } from '../platform/context.js';
 import { oneLine } from '../domain/display.js';
 import { Cancelled } from '../errors.js';
 import { colorLevel } from './output.js';

@@ -1,5 +1,5 @@
 /** A one-line progress spinner on stderr, only on a terminal; silent elsewhere. */
-import type { OutStream } from '../context.js';
+import type { OutStream } from '../platform/context.js';
 import { oneLine } from '../domain/display.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];

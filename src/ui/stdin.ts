@@ -1,5 +1,5 @@
 /** Reading piped standard input whole (a key given with "-"). */
-import type { InStream } from '../context.js';
+import type { InStream } from '../platform/context.js';
 
 const DEFAULT_MAX_STDIN = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 /**
- * The pending-token journal (src/store/pending.ts, src/credentials.ts) and refreshes that must not
+ * The pending-token journal (src/store/pending.ts, src/services/credentials.ts) and refreshes that must not
  * happen, in-process against the fake OpenAI (which rotates refresh tokens and rejects a reused one):
  * - what a refresh killed after OpenAI's answer leaves (the new tokens only in the journal) is
  *   folded in by the next command, a read command included: the stored copy and Codex's live copy

@@ -1,5 +1,5 @@
 /**
- * The registry's record of Codex's auth.json (src/sync.ts, `liveFile`): after codex-auth writes the
+ * The registry's record of Codex's auth.json (src/services/sync.ts, `liveFile`): after codex-auth writes the
  * live file, later runs that find exactly that file version (device, inode, size, mtime and ctime to
  * the nanosecond) take its fingerprint and account from the record instead of hashing it. Every other
  * version is hashed as before: Codex's rename of rotated tokens, a `cp` of another account over it

@@ -19,7 +19,7 @@ import { apiKeyAuth, type ChatgptAuthDoc, fakeApiKey } from '../support/jwt.js';
 import { closedPort, type FaultAction, FaultServer } from '../torture/fault-server.js';
 import { assertBuilt, type BinRun, explain, ls, readRegistry, runNode } from '../torture/helpers.js';
 
-const RETRIES = 2; // src/openai/http.ts: default extra attempts for 429/5xx and quick network errors
+const RETRIES = 2; // src/platform/http.ts: default extra attempts for 429/5xx and quick network errors
 let fake: FakeOpenAI;
 const transcript: string[] = [];
 const secrets: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * The built binary loads node:crypto only when it hashes something or names a temp file: a `list`
  * or `status` after a switch does neither (the registry's record of auth.json stands in for the
- * hash, src/sync.ts). Seen in real processes: a --require'd probe prints process.moduleLoadList at exit.
+ * hash, src/services/sync.ts). Seen in real processes: a --require'd probe prints process.moduleLoadList at exit.
  *
  * Nor does a command that does not prompt (`list`, `switch QUERY`) load @inquirer/prompts: an --import'ed
  * probe registers a resolve hook that reports every @inquirer module import()ed, and the --require'd one

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/main.js';
-import type { Ctx, InStream, ProcessInfo } from '../../src/context.js';
-import { createHttpClient, type HttpClient } from '../../src/openai/http.js';
+import type { Ctx, InStream, ProcessInfo } from '../../src/platform/context.js';
+import { createHttpClient, type HttpClient } from '../../src/platform/http.js';
 import { MemoryKeyring } from './memory-keyring.js';
 
 export interface Captured {

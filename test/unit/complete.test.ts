@@ -181,7 +181,7 @@ describe('safety', () => {
 
   it('__complete gets its words exactly as given: --help, -- and --json are words to complete, not its options', () => {
     const parsed = parseCommandLine(['__complete', '--help', '--', '--json', ''], PROGRAM);
-    expect(parsed).toMatchObject({ kind: 'run', args: [['--help', '--', '--json', '']] });
+    expect(parsed).toMatchObject({ kind: 'run', command: '__complete', args: { words: ['--help', '--', '--json', ''] }, opts: {} });
     expect(parsed.kind === 'run' && parsed.path.map((c) => c.name)).toEqual(['__complete']);
   });
 });

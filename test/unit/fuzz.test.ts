@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App } from '../../src/app.js';
+import type { Deps } from '../../src/services/deps.js';
 import { eventsFromLines, latestUsage, parseRolloutLine, toUsageSnapshot } from '../../src/codex/sessions.js';
 import { AuthFileError, chatgptIdentity, parseAuthJson, serializeAuth } from '../../src/domain/authfile.js';
 import { numbered, resolveQuery } from '../../src/domain/view.js';
 import { CliError } from '../../src/errors.js';
-import { selectAccount } from '../../src/select.js';
+import { selectAccount } from '../../src/services/select.js';
 import { type Paths, resolvePaths } from '../../src/store/paths.js';
 import { RegistryStore } from '../../src/store/registry.js';
 import { type Account, emptyRegistry, Registry, UsageSnapshot } from '../../src/store/registry-schema.js';
@@ -528,7 +528,7 @@ function queriesFor(list: Account[]): fc.Arbitrary<string> {
   return fc.oneof(derived, fc.nat({ max: 12 }).map(String), anyString, fc.constantFrom('', ' ', '-', '0', '007', '1\n2', 'a"b', '\u001b[31mred'));
 }
 
-const fakeApp = { ctx: { stdin: { isTTY: false }, stderr: { isTTY: false } } } as unknown as App;
+const fakeApp = { picker: { interactive: false, pick: () => Promise.reject(new Error('no terminal to pick on')) } } as unknown as Deps;
 
 describe('fuzz: QUERY resolution', () => {
   it('resolveQuery: never throws; numbers, ids and unique aliases resolve to their account', () => {

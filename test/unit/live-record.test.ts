@@ -1,10 +1,10 @@
-/** When the registry's record of auth.json stands in for hashing it (src/sync.ts trustedRecord). */
+/** When the registry's record of auth.json stands in for hashing it (src/services/sync.ts trustedRecord). */
 import { describe, expect, it } from 'vitest';
 import { parseAuthJson } from '../../src/domain/authfile.js';
 import type { LiveFileStat } from '../../src/store/live.js';
 import { emptyRegistry } from '../../src/store/registry-defaults.js';
 import type { LiveFile, Registry } from '../../src/store/registry-schema.js';
-import { identifyLocally, type LiveRead, trustedRecord } from '../../src/sync.js';
+import { identifyLocally, type LiveRead, trustedRecord } from '../../src/services/sync.js';
 import { apiKeyAuth, chatgptAuth, fakeApiKey } from '../support/jwt.js';
 
 const STAT = { dev: '2049', ino: '1234567', size: '2345', mtimeNs: '1767225600123456789', ctimeNs: '1767225600123456790' };

@@ -1,6 +1,6 @@
 /** The /proc scan behind the running-Codex warning, against a /proc made up in memory. */
 import { describe, expect, it } from 'vitest';
-import { fromProc, type ProcFs } from '../../src/codex/processes.js';
+import { fromProc, type ProcFs } from '../../src/platform/processes.js';
 
 /** A /proc of `procs` (pid → argv, or null for a kernel thread), with kthreadd's files as given. */
 function fakeProc(procs: Record<string, string[] | null>, files: Record<string, string> = {}) {

@@ -1,5 +1,5 @@
 /** Ctrl-C (SIGINT) during a long wait: a cancel (exit 130, src/errors.ts), not a death by signal. */
-import { Cancelled } from './errors.js';
+import { Cancelled } from '../errors.js';
 
 /**
  * Resolves like `work`, unless SIGINT arrives first: then rejects with `Cancelled(message)` at once, so

@@ -2,14 +2,51 @@
  * Per-invocation wiring: resolved paths, output, registry, secret stores, live credentials.
  * Built lazily from the injected Ctx so each command pays only for what it uses.
  */
-import type { Ctx } from './context.js';
-import { type CodexConfig, readCodexConfig } from './store/codex-config.js';
-import { FileLiveCredentials, type LiveCredentials } from './store/live.js';
-import { type Paths, resolvePaths } from './store/paths.js';
-import { RegistryStore } from './store/registry.js';
-import type { Account, SecretRef } from './store/registry-schema.js';
-import { FileSecretStore, fileRefFor, type SecretStore, Secrets } from './store/secrets.js';
-import { Output } from './ui/output.js';
+import type { Ctx } from '../platform/context.js';
+import { type CodexConfig, readCodexConfig } from '../store/codex-config.js';
+import { FileLiveCredentials, type LiveCredentials } from '../store/live.js';
+import { type Paths, resolvePaths } from '../store/paths.js';
+import { RegistryStore } from '../store/registry.js';
+import type { Account, SecretRef } from '../domain/types.js';
+import { FileSecretStore, fileRefFor, type SecretStore, Secrets } from '../store/secrets.js';
+import type { HttpClient } from '../platform/http.js';
+import type { ProcessInfo } from '../platform/processes.js';
+import type { AccountPicker, Deps, Reporter } from '../services/deps.js';
+import { Output } from '../ui/output.js';
+import { canPrompt, pick } from '../ui/prompts.js';
+
+/**
+ * The factory fields a command can declare it needs (CommandSpec.needs): the injected context
+ * (streams, TTY flags, platform...), the output, the global options, and what services need.
+ */
+export type Need = 'ctx' | 'out' | 'opts' | keyof Deps;
+
+/** What a handler that declared `K` receives: those fields of the factory and nothing else. */
+export type Uses<K extends Need> = Pick<App, K>;
+
+/** Every field services need (the Deps of src/services/deps.ts): for commands that call services. */
+export const SERVICES = ['env', 'now', 'paths', 'registry', 'secrets', 'config', 'live', 'http', 'codexProcesses', 'secretRefFor', 'report', 'picker'] as const;
+export type Services = (typeof SERVICES)[number];
+/** Compile-time: SERVICES lists exactly the keys of Deps. */
+export const SERVICES_ARE_DEPS: [Exclude<keyof Deps, Services>, Exclude<Services, keyof Deps>] extends [never, never] ? true : false = true;
+
+/**
+ * The view of `app` a handler gets: only the `needs` fields, each still created on first use (a
+ * handler that declared the registry but never touches it never loads it). Methods stay bound.
+ */
+export function only<K extends Need>(app: App, needs: readonly K[]): Uses<K> {
+  const view = {};
+  for (const k of needs) {
+    Object.defineProperty(view, k, {
+      enumerable: true,
+      get: () => {
+        const v = app[k] as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(app) : v;
+      },
+    });
+  }
+  return view as Uses<K>;
+}
 
 export interface GlobalOptions {
   codexHome?: string;
@@ -17,7 +54,7 @@ export interface GlobalOptions {
   debug?: boolean;
 }
 
-export class App {
+export class App implements Deps {
   readonly out: Output;
   private _paths?: Paths;
   private _registry?: RegistryStore;
@@ -45,6 +82,28 @@ export class App {
     return this.ctx.now();
   }
 
+  http(): Promise<HttpClient> {
+    return this.ctx.http();
+  }
+
+  codexProcesses(): Promise<ProcessInfo[]> {
+    return this.ctx.codexProcesses(this.paths.codexHome);
+  }
+
+  /** Services report to the command's output. */
+  get report(): Reporter {
+    return this.out;
+  }
+
+  /** The interactive account picker on stdin/stderr (its module loads when it opens). */
+  get picker(): AccountPicker {
+    const ctx = this.ctx;
+    return {
+      interactive: canPrompt(ctx),
+      pick: (title, choices, initial) => pick(ctx, title, choices, initial),
+    };
+  }
+
   get paths(): Paths {
     return (this._paths ??= resolvePaths({
       ...(this.opts.codexHome !== undefined ? { codexHomeFlag: this.opts.codexHome } : {}),
@@ -62,7 +121,7 @@ export class App {
     return (this._secrets ??= new Secrets({
       file: () => new FileSecretStore(this.paths.accountsDir),
       keyring: () => new LazyStore('keyring', this.ctx.platform, async () => {
-        const k = await import('./store/keyring.js');
+        const k = await import('../store/keyring.js');
         return new k.KeyringSecretStore({
           home: this.paths.home,
           timeoutMs: k.keyringTimeoutFromEnv(this.env),
@@ -81,8 +140,8 @@ export class App {
     return (this._live ??= this.config().then(async (cfg) => {
       const debug = (m: string) => this.out.debug(m);
       if (cfg.credentialStore === 'keyring' || cfg.credentialStore === 'auto') {
-        const k = await import('./store/keyring.js');
-        const l = await import('./store/live-keyring.js');
+        const k = await import('../store/keyring.js');
+        const l = await import('../store/live-keyring.js');
         const backend = this.ctx.keyringBackend ? await this.ctx.keyringBackend() : new k.NapiKeyringBackend({ env: this.env });
         const opts = { env: this.env, debug, warn: (m: string) => this.out.warn(m), backend, timeoutMs: k.keyringTimeoutFromEnv(this.env), platform: this.ctx.platform };
         return cfg.credentialStore === 'keyring' ? new l.KeyringLiveCredentials(this.paths, opts) : new l.AutoLiveCredentials(this.paths, opts);

@@ -14,24 +14,25 @@
  * Lock order: a token lock first, then Codex's locks, then the registry lock (src/store/lock.ts).
  */
 import path from 'node:path';
-import type { App } from './app.js';
-import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/accounts.js';
-import { type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth } from './domain/authfile.js';
-import { jwtExpiry } from './domain/jwt.js';
-import { CliError } from './errors.js';
-import { acquireFileLock } from './store/lock.js';
-import { pendingDir, pendingFiles, readPending, removePending } from './store/pending.js';
-import type { Account, Registry } from './store/registry-schema.js';
+import type { Deps } from './deps.js';
+import { compareSnapshotMeta, describeAccount, snapshotMeta } from '../domain/accounts.js';
+import { type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth } from '../domain/authfile.js';
+import { jwtExpiry } from '../domain/jwt.js';
+import { CliError } from '../errors.js';
+import { acquireFileLock } from '../store/lock.js';
+import { pendingDir, pendingFiles, readPending, removePending } from '../store/pending.js';
+import type { Account, Registry } from '../domain/types.js';
+import { pushLive } from './live.js';
 
 /** How many rotated-away refresh tokens an account remembers (never sent again). */
 export const ROTATED_KEEP = 8;
 
-export function tokenLockFile(app: App, ref: string): string {
+export function tokenLockFile(app: Deps, ref: string): string {
   return path.join(app.paths.home, 'locks', `${ref}.lock`);
 }
 
 /** Run fn holding the token lock of the account whose secret is `ref` (waits up to 15 s). */
-export async function withTokenLock<T>(app: App, ref: string, what: string, fn: () => Promise<T>): Promise<T> {
+export async function withTokenLock<T>(app: Deps, ref: string, what: string, fn: () => Promise<T>): Promise<T> {
   const release = await acquireFileLock(tokenLockFile(app, ref), { what: `the token lock of ${what}` });
   try {
     return await fn();
@@ -41,7 +42,7 @@ export async function withTokenLock<T>(app: App, ref: string, what: string, fn: 
 }
 
 /** Like withTokenLock, but never waits: `held: false` at once when another process holds the lock. */
-export async function tryTokenLock<T>(app: App, ref: string, what: string, fn: () => Promise<T>): Promise<{ held: true; value: T } | { held: false }> {
+export async function tryTokenLock<T>(app: Deps, ref: string, what: string, fn: () => Promise<T>): Promise<{ held: true; value: T } | { held: false }> {
   let release: () => void;
   try {
     release = await acquireFileLock(tokenLockFile(app, ref), { timeoutMs: 0, what: `the token lock of ${what}` });
@@ -88,7 +89,7 @@ export interface Settled {
  * account's token lock and never the registry lock. Throws only when the store cannot be read.
  */
 export async function settleLocked(
-  app: App,
+  app: Deps,
   account: Pick<Account, 'id' | 'secret'>,
   extra: readonly Candidate[] = [],
   opts: { beforeWrite?: (auth: ParsedAuth) => Promise<unknown> } = {},
@@ -179,7 +180,7 @@ export interface RecordOptions {
  * the journal entries folded. Returns false when the registry lock stayed busy (warned, unless the
  * caller asked not to wait).
  */
-export async function recordSettled(app: App, settled: readonly Settled[], opts: RecordOptions = {}): Promise<boolean> {
+export async function recordSettled(app: Deps, settled: readonly Settled[], opts: RecordOptions = {}): Promise<boolean> {
   const now = app.now();
   try {
     await app.registry.update(
@@ -192,8 +193,8 @@ export async function recordSettled(app: App, settled: readonly Settled[], opts:
     );
   } catch (e) {
     if (!(e instanceof CliError && e.code === 'locked')) throw e;
-    if (opts.timeoutMs === 0) app.out.debug(`the registry is busy; the saved credentials are recorded by a later command`);
-    else app.out.warn(`${e.message.replace(/\.$/, '')}. ${opts.busy ?? 'Nothing is lost: the credentials are saved, and the next codex-auth command records them in the registry'}.`);
+    if (opts.timeoutMs === 0) app.report.debug(`the registry is busy; the saved credentials are recorded by a later command`);
+    else app.report.warn(`${e.message.replace(/\.$/, '')}. ${opts.busy ?? 'Nothing is lost: the credentials are saved, and the next codex-auth command records them in the registry'}.`);
     return false;
   }
   removePending(settled.flatMap((s) => s.files));
@@ -206,9 +207,8 @@ export async function recordSettled(app: App, settled: readonly Settled[], opts:
  * the rotated-away token). First, so that a crash in between leaves Codex's copy the newer one —
  * which the next sync saves back — never behind ours. A failure only means Codex keeps its copy.
  */
-export async function liveFirst(app: App, accountId: string, auth: ParsedAuth): Promise<void> {
-  const { pushLive } = await import('./tokens.js');
-  await pushLive(app, accountId, auth).catch((e: unknown) => app.out.debug(`could not update Codex's live credentials: ${(e as Error).message}`));
+export async function liveFirst(app: Deps, accountId: string, auth: ParsedAuth): Promise<void> {
+  await pushLive(app, accountId, auth).catch((e: unknown) => app.report.debug(`could not update Codex's live credentials: ${(e as Error).message}`));
 }
 
 /**
@@ -216,7 +216,7 @@ export async function liveFirst(app: App, accountId: string, auth: ParsedAuth): 
  * first. Never waits for a token lock (its holder folds the journal itself); with `readOnly`, never
  * for the registry lock either. Entries of accounts not in the registry stay.
  */
-export async function foldPending(app: App, opts: { readOnly?: boolean } = {}): Promise<void> {
+export async function foldPending(app: Deps, opts: { readOnly?: boolean } = {}): Promise<void> {
   const groups = pendingFiles(app.paths.home);
   if (groups.size === 0) return;
   const reg = await app.registry.load();
@@ -228,12 +228,12 @@ export async function foldPending(app: App, opts: { readOnly?: boolean } = {}): 
       try {
         const r = await tryTokenLock(app, ref, describeAccount(acc), async () => {
           const s = await settleLocked(app, acc, [], { beforeWrite: (auth) => liveFirst(app, acc.id, auth) });
-          if (s.error !== undefined) app.out.warn(`The pending tokens of ${describeAccount(acc)} could not be saved yet (${s.error}); they stay in ${pendingDir(app.paths.home)} until they can.`);
+          if (s.error !== undefined) app.report.warn(`The pending tokens of ${describeAccount(acc)} could not be saved yet (${s.error}); they stay in ${pendingDir(app.paths.home)} until they can.`);
           await recordSettled(app, [s], opts.readOnly ? { timeoutMs: 0 } : {});
         });
-        if (!r.held) app.out.debug(`the pending tokens of ${describeAccount(acc)} are left to the process refreshing it`);
+        if (!r.held) app.report.debug(`the pending tokens of ${describeAccount(acc)} are left to the process refreshing it`);
       } catch (e) {
-        app.out.warn(`The pending tokens of ${describeAccount(acc)} could not be saved yet (${e instanceof Error ? e.message : String(e)}); they stay in ${pendingDir(app.paths.home)} until they can.`);
+        app.report.warn(`The pending tokens of ${describeAccount(acc)} could not be saved yet (${e instanceof Error ? e.message : String(e)}); they stay in ${pendingDir(app.paths.home)} until they can.`);
       }
     }
   }

@@ -5,9 +5,11 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import { nodeRequire } from './node-require.js';
-import type { ProcessInfo } from './codex/processes.js';
-import type { HttpClient } from './openai/http.js';
-import type { KeyringBackend } from './store/keyring.js';
+import type { HttpClient } from './http.js';
+import type { KeyringBackend } from './keyring-backend.js';
+import type { ProcessInfo } from './processes.js';
+
+export type { ProcessInfo };
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -19,8 +21,6 @@ export interface InStream extends NodeJS.ReadableStream {
   isTTY?: boolean;
   setRawMode?(mode: boolean): unknown;
 }
-
-export type { ProcessInfo };
 
 export interface Ctx {
   env: NodeJS.ProcessEnv;
@@ -133,9 +133,9 @@ export async function defaultCtx(): Promise<Ctx> {
     stdout: lazyOut(1, () => process.stdout),
     stderr: lazyOut(2, () => process.stderr),
     now: () => new Date(),
-    http: () => (http ??= import('./openai/http.js').then((m) => m.createHttpClient(env))),
+    http: () => (http ??= import('./http.js').then((m) => m.createHttpClient(env))),
     codexProcesses: async (codexHome) =>
-      (await import('./codex/processes.js')).findCodexProcesses(process.platform, { codexHome, homedir: env.HOME || os.homedir(), ...(process.getuid ? { uid: process.getuid() } : {}) }),
+      (await import('./processes.js')).findCodexProcesses(process.platform, { codexHome, homedir: env.HOME || os.homedir(), ...(process.getuid ? { uid: process.getuid() } : {}) }),
   };
   return Object.defineProperty(ctx, 'stdin', { get: () => process.stdin, enumerable: true }) as Ctx;
 }

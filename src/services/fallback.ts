@@ -3,16 +3,16 @@
  * call the pure decide(), switch when it says so, and log every automatic switch.
  */
 import fs from 'node:fs';
-import type { App } from './app.js';
-import type { SessionEvent } from './codex/sessions.js';
-import { describeAccount } from './domain/accounts.js';
-import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from './domain/policy.js';
-import { errnoCode } from './errors.js';
-import { ensurePrivateDir } from './store/atomic.js';
-import { ephemeralFix, ephemeralReason } from './store/live.js';
-import type { Registry } from './store/registry-schema.js';
+import type { Deps } from './deps.js';
+import type { SessionEvent } from '../codex/sessions.js';
+import { describeAccount } from '../domain/accounts.js';
+import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from '../domain/policy.js';
+import { errnoCode } from '../errors.js';
+import { ensurePrivateDir } from '../store/atomic.js';
+import { ephemeralFix, ephemeralReason } from '../store/live.js';
+import type { Registry } from '../domain/types.js';
 import { loadSynced } from './sync.js';
-import type { SwitchResult } from './commands/switch.js';
+import type { SwitchResult } from './switch.js';
 import type { UsageOutcome } from './usage.js';
 
 const LIMIT_EVENTS_KEEP = 50;
@@ -44,7 +44,7 @@ export function policyInput(reg: Registry, now: Date): PolicyInput {
  * Fold new session-log events into the registry: they belong to the account active when they
  * happened — the active one, for events after it became active; earlier ones are dropped.
  */
-export async function foldSessionEvents(app: App, events: readonly SessionEvent[]): Promise<{ limits: number }> {
+export async function foldSessionEvents(app: Deps, events: readonly SessionEvent[]): Promise<{ limits: number }> {
   if (events.length === 0) return { limits: 0 };
   let limits = 0;
   await app.registry.update((reg) => {
@@ -81,7 +81,7 @@ export interface EventRecord {
   until?: string | null;
 }
 
-export function appendEvent(app: App, rec: EventRecord): void {
+export function appendEvent(app: Deps, rec: EventRecord): void {
   ensurePrivateDir(app.paths.home);
   const file = app.paths.eventsLog;
   try {
@@ -100,7 +100,7 @@ export function appendEvent(app: App, rec: EventRecord): void {
     }
   } catch (e) {
     const code = errnoCode(e) ?? (e as Error).message;
-    app.out.warn(`Could not append to the events log ${file} (${code === 'ELOOP' ? 'it is a symbolic link' : code}); the switch itself was made. Remove or fix that file.`);
+    app.report.warn(`Could not append to the events log ${file} (${code === 'ELOOP' ? 'it is a symbolic link' : code}); the switch itself was made. Remove or fix that file.`);
   }
 }
 
@@ -123,7 +123,7 @@ export interface EvaluateOptions {
   events?: readonly SessionEvent[];
 }
 
-export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluation> {
+export async function evaluate(app: Deps, opts: EvaluateOptions): Promise<Evaluation> {
   // A dry run without polling is `fallback status`, a read command: no network, nothing written.
   let reg = await loadSynced(app, { identify: opts.poll, readOnly: Boolean(opts.dryRun) && !opts.poll });
   if (opts.events && opts.events.length > 0) {
@@ -167,7 +167,7 @@ export async function evaluate(app: App, opts: EvaluateOptions): Promise<Evaluat
     return { decision: { action: 'warn', reason, state: reg.fallbackState ?? null, poll: decision.poll }, input, switched: null, polled, checked };
   }
   if (decision.action === 'switch') {
-    const { performSwitch } = await import('./commands/switch.js');
+    const { performSwitch } = await import('./switch.js');
     const chosen = decision;
     // Under the locks, on the registry as it is then: the same decision still holds (another process
     // may have saved newer usage meanwhile), else nothing is switched.

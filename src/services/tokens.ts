@@ -9,19 +9,22 @@
  * copy is updated (only while it still belongs to the account and holds the token used, under
  * Codex's own flocks), the stored snapshot is written, and one short registry update records it.
  * A busy registry lock, a crash or a kill after the answer loses nothing: the journal holds the
- * tokens until a later command folds them in (src/credentials.ts).
+ * tokens until a later command folds them in (src/services/credentials.ts).
  */
-import type { App } from './app.js';
-import { compareSnapshotMeta, describeAccount, snapshotMeta } from './domain/accounts.js';
-import { chatgptIdentity, type ParsedAuth, parseAuthJson, parseAuthObject, serializeAuth, sha256Hex } from './domain/authfile.js';
-import { jwtExpiry } from './domain/jwt.js';
+import type { Deps } from './deps.js';
+import { compareSnapshotMeta, describeAccount, snapshotMeta } from '../domain/accounts.js';
+import { type ParsedAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
+import { jwtExpiry } from '../domain/jwt.js';
 import { type Candidate, liveFirst, recordSettled, type Settled, settleLocked, withTokenLock } from './credentials.js';
-import { errnoCode } from './errors.js';
-import { crashPoint } from './failpoint.js';
-import type { StampedText } from './store/live.js';
-import { writePending } from './store/pending.js';
-import type { Account, Registry } from './store/registry-schema.js';
-import { readStamped, recordWrittenLive } from './sync.js';
+import { errnoCode } from '../errors.js';
+import { crashPoint } from '../platform/failpoint.js';
+import type { StampedText } from '../store/live.js';
+import { writePending } from '../store/pending.js';
+import type { Registry } from '../domain/types.js';
+import { type LiveAuth, liveBelongsTo, readLiveAuth, readStamped } from './live.js';
+import { recordWrittenLive } from './sync.js';
+
+export { type LiveAuth, pushLive, readLiveAuth } from './live.js';
 
 export const REFRESH_SKEW_SECONDS = 300;
 
@@ -32,36 +35,6 @@ export type FreshResult =
 
 function rtHash(rt: string): string {
   return sha256Hex(`rt:${rt}`).slice(0, 24);
-}
-
-function liveBelongsTo(live: ParsedAuth | null, account: Pick<Account, 'id'>): boolean {
-  if (!live || live.mode !== 'chatgpt') return false;
-  try {
-    return chatgptIdentity(live).id === account.id;
-  } catch {
-    return false;
-  }
-}
-
-/** Codex's live credentials as a refresh sees them: an unreadable copy is an error, never "none". */
-export type LiveAuth = { kind: 'none' } | { kind: 'ok'; auth: ParsedAuth } | { kind: 'error'; message: string };
-
-export async function readLiveAuth(app: App): Promise<LiveAuth> {
-  const live = await app.live();
-  let text: string | null;
-  try {
-    text = await live.read();
-  } catch (e) {
-    return { kind: 'error', message: e instanceof Error ? e.message.replace(/\.$/, '') : String(e) };
-  }
-  // Auto mode read auth.json because the keyring did not answer: the keyring may hold newer tokens.
-  if (live.degraded) return { kind: 'error', message: live.degraded };
-  if (text === null) return { kind: 'none' };
-  try {
-    return { kind: 'ok', auth: parseAuthJson(text) };
-  } catch (e) {
-    return { kind: 'error', message: `${live.location} ${(e as Error).message}` };
-  }
 }
 
 const authOf = (l: LiveAuth): ParsedAuth | null => (l.kind === 'ok' ? l.auth : null);
@@ -76,14 +49,14 @@ export function expiresSoon(auth: ParsedAuth, now: Date, skewSeconds = REFRESH_S
  * refreshing it if needed. Saves what changed into the secret store, the registry and, when the
  * account is Codex's live login, Codex's live credentials.
  */
-export async function ensureFreshTokens(app: App, accountId: string, opts: { force?: boolean } = {}): Promise<FreshResult> {
+export async function ensureFreshTokens(app: Deps, accountId: string, opts: { force?: boolean } = {}): Promise<FreshResult> {
   const account0 = (await app.registry.load()).accounts.find((a) => a.id === accountId);
   if (!account0) return { ok: false, permanent: true, short: 'removed', message: 'the account was removed' };
   if (account0.kind !== 'chatgpt') return { ok: false, permanent: true, short: 'not chatgpt', message: 'API keys have no OAuth tokens' };
   return withTokenLock(app, account0.secret.ref, describeAccount(account0), () => refreshLocked(app, accountId, opts));
 }
 
-async function refreshLocked(app: App, accountId: string, opts: { force?: boolean }): Promise<FreshResult> {
+async function refreshLocked(app: Deps, accountId: string, opts: { force?: boolean }): Promise<FreshResult> {
   const reg = await app.registry.load();
   const account = reg.accounts.find((a) => a.id === accountId);
   if (!account) return { ok: false, permanent: true, short: 'removed', message: 'the account was removed' };
@@ -103,7 +76,7 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   const settleWith = async (extra: Candidate[]) => {
     const s = await settleLocked(app, account, extra);
     settled.push(s);
-    if (s.error !== undefined) app.out.warn(`The tokens of ${describeAccount(account)} could not be saved in codex-auth's store yet (${s.error}); they are kept in its pending journal until they can.`);
+    if (s.error !== undefined) app.report.warn(`The tokens of ${describeAccount(account)} could not be saved in codex-auth's store yet (${s.error}); they are kept in its pending journal until they can.`);
     return s;
   };
   const first = settled[0] as Settled;
@@ -149,9 +122,9 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
     await record();
     return { ok: false, permanent: true, short: 'login required', message: 'only an already-rotated refresh token is left; log in again' };
   }
-  const { refreshTokens, refreshUrl, mergeRefreshed } = await import('./openai/oauth.js');
+  const { refreshTokens, refreshUrl, mergeRefreshed } = await import('../openai/oauth.js');
   crashPoint(app.env, 'refresh-before-request');
-  const result = await refreshTokens(await app.ctx.http(), refreshUrl(app.env), rt);
+  const result = await refreshTokens(await app.http(), refreshUrl(app.env), rt);
   if (!result.ok) {
     // Codex may have rotated it first (it refreshes on its own): then its newer tokens are the truth.
     const again = authOf(await readLiveAuth(app));
@@ -178,10 +151,10 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
       consumed,
       rotated,
     });
-    app.out.debug(`the new tokens of ${describeAccount(account)} are in the pending-token journal`);
+    app.report.debug(`the new tokens of ${describeAccount(account)} are in the pending-token journal`);
   } catch (e) {
     // Still saved below, where Codex reads them and in our store; only not ahead of them.
-    app.out.warn(`The pending-token journal could not be written (${errnoCode(e) ?? (e as Error).message}); saving the new tokens of ${describeAccount(account)} directly.`);
+    app.report.warn(`The pending-token journal could not be written (${errnoCode(e) ?? (e as Error).message}); saving the new tokens of ${describeAccount(account)} directly.`);
   }
   crashPoint(app.env, 'refresh-journaled');
   // Codex's live copy is updated when it is this account with the token we used, or an older
@@ -199,7 +172,7 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
         await liveCreds.write(serializeAuth(merged.raw));
         written = await readStamped(liveCreds);
       })
-      .catch((e: unknown) => app.out.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
+      .catch((e: unknown) => app.report.debug(`could not update the live credentials after a refresh: ${(e as Error).message}`));
   };
   await updateLive();
   crashPoint(app.env, 'refresh-live-written');
@@ -208,29 +181,11 @@ async function refreshLocked(app: App, accountId: string, opts: { force?: boolea
   try {
     await settleWith([{ auth: merged, consumed, rotated }]);
   } catch (e) {
-    app.out.warn(`The new tokens of ${describeAccount(account)} could not be saved in codex-auth's store yet (${(e as Error).message}); they are kept in its pending journal until they can.`);
+    app.report.warn(`The new tokens of ${describeAccount(account)} could not be saved in codex-auth's store yet (${(e as Error).message}); they are kept in its pending journal until they can.`);
   }
   crashPoint(app.env, 'refresh-stored');
   await record();
   crashPoint(app.env, 'refresh-recorded');
   await updateLive();
   return { ok: true, auth: merged, refreshed: true };
-}
-
-/**
- * Fresh credentials of a ChatGPT account go live when Codex's live copy holds an older copy of that
- * same account (an `import` or `login` after "login required": Codex must not keep the dead
- * tokens). Under Codex's own locks, checked again there. Returns the live file as written (for the
- * registry's record), or null when nothing was written. Call holding the account's token lock.
- */
-export async function pushLive(app: App, accountId: string, auth: ParsedAuth): Promise<StampedText | null> {
-  if (auth.mode !== 'chatgpt') return null;
-  const older = (cur: LiveAuth) => cur.kind === 'ok' && liveBelongsTo(cur.auth, { id: accountId }) && compareSnapshotMeta(snapshotMeta(auth), snapshotMeta(cur.auth)) === 'newer';
-  if (!older(await readLiveAuth(app))) return null;
-  const live = await app.live();
-  return live.withLock(async () => {
-    if (!older(await readLiveAuth(app))) return null;
-    await live.write(serializeAuth(auth.raw));
-    return readStamped(live);
-  });
 }

@@ -3,18 +3,18 @@
  * version, or the command's handler, loaded only now. Usage errors exit 2, with a JSON error
  * document under --json.
  */
-import { App } from './app.js';
-import { PROGRAM } from './cli/commands.js';
-import { renderHelp } from './cli/help.js';
-import { type Parsed, parseCommandLine, UsageError } from './cli/parse.js';
-import type { Ctx } from './context.js';
-import { CliError } from './errors.js';
-import { homeWriteError } from './store/write-errors.js';
-import { Output, terminalText } from './ui/output.js';
-import { VERSION } from './version.js';
+import { App, only } from './app.js';
+import { PROGRAM } from './commands.js';
+import { renderHelp } from './help.js';
+import { type Parsed, parseCommandLine, UsageError } from './parse.js';
+import type { Ctx } from '../platform/context.js';
+import { CliError } from '../errors.js';
+import { homeWriteError } from '../store/write-errors.js';
+import { Output, terminalText } from '../ui/output.js';
+import { VERSION } from '../version.js';
 
 export async function runProgram(argv: string[], injected?: Ctx): Promise<number> {
-  const ctx = injected ?? (await (await import('./context.js')).defaultCtx());
+  const ctx = injected ?? (await (await import('../platform/context.js')).defaultCtx());
   let parsed: Parsed;
   try {
     parsed = parseCommandLine(argv, PROGRAM);
@@ -39,8 +39,9 @@ export async function runProgram(argv: string[], injected?: Ctx): Promise<number
   const app = await App.create(ctx, parsed.global);
   try {
     if (!leaf?.load) throw new Error('a command without a handler');
-    const handler = await leaf.load();
-    return await handler(app, parsed.args, parsed.opts);
+    const handler = (await leaf.load()) as (app: unknown, args: unknown, opts: unknown) => Promise<number>;
+    // The handler gets the factory fields its entry declared, and nothing else.
+    return await handler(only(app, leaf.needs ?? []), parsed.args, parsed.opts);
   } catch (e) {
     return app.out.failure(explained(app, e));
   }

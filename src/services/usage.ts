@@ -1,7 +1,7 @@
 /** Fetching the usage windows of ChatGPT accounts, concurrently and bounded, into the registry cache. */
-import type { App } from './app.js';
-import { CliError } from './errors.js';
-import type { Account, UsageSnapshot } from './store/registry-schema.js';
+import type { Deps } from './deps.js';
+import { CliError } from '../errors.js';
+import type { Account, UsageSnapshot } from '../domain/types.js';
 import { ensureFreshTokens } from './tokens.js';
 
 export const DEFAULT_USAGE_CONCURRENCY = 8;
@@ -22,10 +22,10 @@ function concurrency(env: NodeJS.ProcessEnv): number {
   return Number.isInteger(n) && n > 0 && n <= 64 ? n : DEFAULT_USAGE_CONCURRENCY;
 }
 
-export async function fetchAccountUsage(app: App, account: Account): Promise<UsageOutcome> {
-  const { chatgptBaseUrl, fetchUsage } = await import('./openai/usage.js');
+export async function fetchAccountUsage(app: Deps, account: Account): Promise<UsageOutcome> {
+  const { chatgptBaseUrl, fetchUsage } = await import('../openai/usage.js');
   const base = chatgptBaseUrl(app.env, (await app.config()).chatgptBaseUrl);
-  const http = await app.ctx.http();
+  const http = await app.http();
   let fresh = await ensureFreshTokens(app, account.id);
   if (!fresh.ok) return { id: account.id, ok: false, short: fresh.short, message: fresh.message };
   const call = (tokens: { access_token: string; account_id?: string | null }) =>
@@ -42,8 +42,8 @@ export async function fetchAccountUsage(app: App, account: Account): Promise<Usa
 }
 
 /** Fetch usage for `accounts` (ChatGPT ones), bounded, then store the results in the registry. */
-export async function refreshUsage(app: App, accounts: readonly Account[], onProgress?: (done: number, total: number) => void): Promise<UsageOutcome[]> {
-  const { mapLimit } = await import('./openai/usage.js');
+export async function refreshUsage(app: Deps, accounts: readonly Account[], onProgress?: (done: number, total: number) => void): Promise<UsageOutcome[]> {
+  const { mapLimit } = await import('../platform/map-limit.js');
   const targets = accounts.filter((a) => a.kind === 'chatgpt');
   let done = 0;
   const outcomes = await mapLimit(targets, concurrency(app.env), async (a) => {
@@ -76,16 +76,16 @@ export async function refreshUsage(app: App, accounts: readonly Account[], onPro
  * The newest usage Codex itself logged for the active account (its session rollouts), when newer
  * than the cached API values: `list` shows it without a network call. Reads only the newest files.
  */
-export async function sessionUsageOfActive(app: App, reg: { activeId: string | null; activeSince: string | null; accounts: Account[] }): Promise<{ id: string; usage: UsageSnapshot | null; lastEventAt: string | null; limited: boolean } | null> {
+export async function sessionUsageOfActive(app: Deps, reg: { activeId: string | null; activeSince: string | null; accounts: Account[] }): Promise<{ id: string; usage: UsageSnapshot | null; lastEventAt: string | null; limited: boolean } | null> {
   const active = reg.accounts.find((a) => a.id === reg.activeId);
   if (!active || active.kind !== 'chatgpt' || !reg.activeSince) return null;
   const since = new Date(reg.activeSince);
-  const s = await import('./codex/sessions.js');
+  const s = await import('../codex/sessions.js');
   let events;
   try {
     events = s.readRecentEvents(app.paths.codexHome, { maxFiles: 4, since, initialTailBytes: 256 * 1024 });
   } catch (e) {
-    app.out.debug(`could not read Codex's session logs: ${(e as Error).message}`);
+    app.report.debug(`could not read Codex's session logs: ${(e as Error).message}`);
     return null;
   }
   const latest = s.latestUsage(events, since, app.now());

@@ -1,10 +1,9 @@
 /** Turning a QUERY (or nothing, on a terminal) into accounts, the same way for every command. */
-import type { App } from './app.js';
-import { describeAccount } from './domain/accounts.js';
-import { type NumberedAccount, numbered, resolveQuery } from './domain/view.js';
-import { CliError, usageError } from './errors.js';
-import { canPrompt, pick } from './ui/prompts.js';
-import type { Account, Registry } from './store/registry-schema.js';
+import type { Deps } from './deps.js';
+import { describeAccount } from '../domain/accounts.js';
+import { type NumberedAccount, numbered, resolveQuery } from '../domain/view.js';
+import { CliError, usageError } from '../errors.js';
+import type { Account, Registry } from '../domain/types.js';
 
 function candidates(list: NumberedAccount[]): string {
   return list.map((m) => `  ${String(m.number).padStart(3)}  ${describeAccount(m.account)}`).join('\n');
@@ -15,14 +14,13 @@ function quoted(query: string): string {
   return JSON.stringify(query);
 }
 
-function interactive(app: App): boolean {
-  return canPrompt(app.ctx);
+function interactive(app: Deps): boolean {
+  return app.picker.interactive;
 }
 
-async function pickFrom(app: App, title: string, list: NumberedAccount[], reg: Registry): Promise<Account> {
+async function pickFrom(app: Deps, title: string, list: NumberedAccount[], reg: Registry): Promise<Account> {
   const active = list.findIndex((m) => m.account.id === reg.activeId);
-  return pick(
-    app.ctx,
+  return app.picker.pick(
     title,
     list.map((m) => ({
       label: `${String(m.number).padStart(2)}  ${describeAccount(m.account)}${reg.activeId === m.account.id ? '  (active)' : ''}`,
@@ -50,7 +48,7 @@ export class NeedsPicker extends Error {
   }
 }
 
-export async function selectAccount(app: App, reg: Registry, query: string | undefined, opts: SelectOptions): Promise<Account> {
+export async function selectAccount(app: Deps, reg: Registry, query: string | undefined, opts: SelectOptions): Promise<Account> {
   const list = numbered(reg.accounts, reg.nextNumber);
   if (list.length === 0) {
     throw new CliError('no_accounts', 'There are no accounts yet. Add one with "codex-auth login", "codex-auth import PATH" or "codex-auth add-api-key".');

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { nodeRequire } from '../node-require.js';
+import { nodeRequire } from './node-require.js';
 
 export interface ProcessInfo {
   pid: number;

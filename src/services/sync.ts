@@ -18,26 +18,29 @@
  * writes rename a new file into place (another inode); a `cp` over it keeps the inode but not the
  * times; `touch -d` can put mtime back but every change sets ctime. Any difference: hashed as before.
  */
-import type { App } from './app.js';
-import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta } from './domain/accounts.js';
-import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from './domain/authfile.js';
-import { keyCharacterProblem, maskKey } from './domain/mask.js';
-import { CliError } from './errors.js';
-import { type LiveCredentials, type LiveFileStat, sameFileVersion, type StampedText } from './store/live.js';
-import type { Account, LiveFile, Registry } from './store/registry-schema.js';
+import type { Deps } from './deps.js';
+import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta } from '../domain/accounts.js';
+import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
+import { keyCharacterProblem, maskKey } from '../domain/mask.js';
+import { CliError } from '../errors.js';
+import { type LiveFileStat, sameFileVersion, type StampedText } from '../store/live.js';
+import { readStamped } from './live.js';
+
+export { readStamped } from './live.js';
+import type { Account, LiveFile, Registry } from '../domain/types.js';
 
 /** `stat`: the auth.json version read (file mode), null when there is none to record (keyring, auto). */
 export type LiveRead = { kind: 'none' } | { kind: 'error'; message: string; text?: string } | { kind: 'ok'; text: string; auth: ParsedAuth; stat: LiveFileStat | null };
 
-const permissionWarned = new WeakSet<App>();
+const permissionWarned = new WeakSet<Deps>();
 
-export async function readLive(app: App): Promise<LiveRead> {
+export async function readLive(app: Deps): Promise<LiveRead> {
   let text: string | null;
   const live = await app.live();
   const perm = 'permissionWarning' in live && typeof live.permissionWarning === 'function' ? (live.permissionWarning as () => string | null)() : null;
   if (perm && !permissionWarned.has(app)) {
     permissionWarned.add(app);
-    app.out.warn(perm);
+    app.report.warn(perm);
   }
   let stat: LiveFileStat | null = null;
   try {
@@ -54,13 +57,6 @@ export async function readLive(app: App): Promise<LiveRead> {
     const why = e instanceof AuthFileError ? e.message : String(e);
     return { kind: 'error', message: `Codex's live credentials (${live.location}) ${why}; they were left as they are`, text };
   }
-}
-
-/** The live credentials with the stat of the auth.json they were read from, where there is one. */
-export async function readStamped(live: LiveCredentials): Promise<StampedText | null> {
-  if (live.readStamped) return live.readStamped();
-  const text = await live.read();
-  return text === null ? null : { text, stat: null };
 }
 
 /**
@@ -130,15 +126,15 @@ export function identifyLocally(auth: ParsedAuth, reg: Registry, rec: LiveFile |
 }
 
 /** Identity of any auth; unknown API keys are resolved with GET /v1/me. */
-export async function identify(app: App, auth: ParsedAuth, reg: Registry, rec: LiveFile | null = null): Promise<Identity> {
+export async function identify(app: Deps, auth: ParsedAuth, reg: Registry, rec: LiveFile | null = null): Promise<Identity> {
   const local = identifyLocally(auth, reg, rec);
   if (local) return local;
   const key = auth.apiKey ?? '';
   // Before any request: undici refuses such a header with what reads like a network error.
   const chars = keyCharacterProblem(key);
   if (chars) throw new CliError('invalid_key', `The API key contains ${chars}.`);
-  const { fetchMe } = await import('./openai/me.js');
-  const me = await fetchMe(await app.ctx.http(), app.env, key);
+  const { fetchMe } = await import('../openai/me.js');
+  const me = await fetchMe(await app.http(), app.env, key);
   return apiKeyIdentity(apiKeyAccountId(me.id, key), me, key);
 }
 
@@ -191,7 +187,7 @@ export function unknownKeyMessage(plan: { keyMask: string }): string {
  * update that records it is short and does no I/O). `reg`: the registry as loaded here, or null
  * when this wrote it (load it again).
  */
-export async function prepareSync(app: App, opts: SyncOptions = {}): Promise<PreparedSync> {
+export async function prepareSync(app: Deps, opts: SyncOptions = {}): Promise<PreparedSync> {
   const { foldPending } = await import('./credentials.js');
   await foldPending(app, { readOnly: Boolean(opts.readOnly) });
   const read = await readLive(app);
@@ -206,9 +202,9 @@ export interface PreparedSync {
   liveText: string | null | undefined;
 }
 
-async function prepareLive(app: App, live: LiveRead, opts: SyncOptions): Promise<{ plan: SyncPlan; reg: Registry | null }> {
+async function prepareLive(app: Deps, live: LiveRead, opts: SyncOptions): Promise<{ plan: SyncPlan; reg: Registry | null }> {
   if (live.kind === 'error') {
-    app.out.warn(live.message);
+    app.report.warn(live.message);
     return { plan: { kind: 'error', message: live.message }, reg: null };
   }
   if (live.kind === 'none') return { plan: { kind: 'none' }, reg: null };
@@ -220,7 +216,7 @@ async function prepareLive(app: App, live: LiveRead, opts: SyncOptions): Promise
   } catch (e) {
     const why = e instanceof AuthFileError ? e.message : String(e);
     const message = `Codex's current login could not be identified (${why}); it was not added to codex-auth.`;
-    app.out.warn(message);
+    app.report.warn(message);
     return { plan: { kind: 'error', message }, reg };
   }
   if (identity === null) {
@@ -231,7 +227,7 @@ async function prepareLive(app: App, live: LiveRead, opts: SyncOptions): Promise
       identity = await identify(app, live.auth, reg, rec);
     } catch (e) {
       const why = e instanceof CliError || e instanceof AuthFileError ? e.message.replace(/\.$/, '') : String(e);
-      app.out.warn(`Codex's current login (API key ${unknown.keyMask}) could not be identified (${why}); it was not added to codex-auth.`);
+      app.report.warn(`Codex's current login (API key ${unknown.keyMask}) could not be identified (${why}); it was not added to codex-auth.`);
       return { plan: { ...unknown, why }, reg };
     }
   }
@@ -249,13 +245,13 @@ async function prepareLive(app: App, live: LiveRead, opts: SyncOptions): Promise
  * the registry lock. An account whose token lock is busy (a refresh of it is running) gets them as
  * a pending-journal entry instead: its holder, or the next command, folds them in.
  */
-async function saveLive(app: App, identity: Identity, auth: ParsedAuth, plan: SyncPlan, existing: Account | null, opts: SyncOptions): Promise<void> {
+async function saveLive(app: Deps, identity: Identity, auth: ParsedAuth, plan: SyncPlan, existing: Account | null, opts: SyncOptions): Promise<void> {
   const { recordSettled, settleLocked, tryTokenLock, withTokenLock } = await import('./credentials.js');
   const secret = existing?.secret ?? app.secretRefFor(identity.kind, identity.id);
   const save = async () => {
     const s = await settleLocked(app, { id: identity.id, secret }, [{ auth }]);
     if (s.error !== undefined) {
-      app.out.warn(`Codex's current login could not be saved into codex-auth (${s.error}); Codex still has it, and the next codex-auth command tries again.`);
+      app.report.warn(`Codex's current login could not be saved into codex-auth (${s.error}); Codex still has it, and the next codex-auth command tries again.`);
       return;
     }
     let message: string | null = null;
@@ -276,8 +272,8 @@ async function saveLive(app: App, identity: Identity, auth: ParsedAuth, plan: Sy
       after: (r) => applySync(r, plan, now),
       ...(opts.readOnly ? { timeoutMs: 0 } : {}),
     });
-    if (message !== null) app.out.info(message);
-    else if (s.changed) app.out.debug(`saved the live credentials of ${identity.email ?? identity.id} (newer than the stored copy)`);
+    if (message !== null) app.report.info(message);
+    else if (s.changed) app.report.debug(`saved the live credentials of ${identity.email ?? identity.id} (newer than the stored copy)`);
   };
   const what = existing ? describeAccount(existing) : (identity.email ?? identity.id);
   if (!existing) {
@@ -286,9 +282,9 @@ async function saveLive(app: App, identity: Identity, auth: ParsedAuth, plan: Sy
   }
   const r = await tryTokenLock(app, secret.ref, what, save);
   if (!r.held) {
-    const { writePending } = await import('./store/pending.js');
+    const { writePending } = await import('../store/pending.js');
     writePending(app.paths.home, secret.ref, { accountId: identity.id, at: app.now().toISOString(), source: 'live', auth: auth.raw, consumed: [], rotated: null });
-    app.out.debug(`${what} is busy (its token lock is held): its live credentials wait in the pending-token journal`);
+    app.report.debug(`${what} is busy (its token lock is held): its live credentials wait in the pending-token journal`);
   }
 }
 
@@ -350,7 +346,7 @@ export interface SyncedView {
  * Sync and load: the registry as every command sees it first. The registry lock is taken only when
  * the active account changes (never by read commands: `readOnly` applies that to the copy returned).
  */
-export async function syncedView(app: App, opts: SyncOptions = {}): Promise<SyncedView> {
+export async function syncedView(app: Deps, opts: SyncOptions = {}): Promise<SyncedView> {
   const { plan, reg: loaded } = await prepareSync(app, opts);
   const reg = loaded ?? (await app.registry.load());
   const now = app.now();
@@ -372,6 +368,6 @@ export async function syncedView(app: App, opts: SyncOptions = {}): Promise<Sync
 }
 
 /** The registry after a sync (see syncedView). */
-export async function loadSynced(app: App, opts: SyncOptions = {}): Promise<Registry> {
+export async function loadSynced(app: Deps, opts: SyncOptions = {}): Promise<Registry> {
   return (await syncedView(app, opts)).reg;
 }
