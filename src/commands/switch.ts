@@ -12,6 +12,8 @@ import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../store/registry-schema.js';
 import { selectAccount } from '../select.js';
 import { ephemeralFix, ephemeralReason, type LiveCredentials, type StampedText } from '../store/live.js';
+import { isPlaceholderText } from '../gateway/detect.js';
+import { gatewayEnabled } from '../gateway/peek.js';
 import { applySync, identifyLocally, localPlan, type PreparedSync, prepareSync, readStamped, recordWrittenLive, setActive } from '../sync.js';
 
 export interface SwitchOptions {
@@ -101,7 +103,7 @@ export async function performSwitch(
         if (reason.kind === 'fallback' && (reg.activeId !== reason.expectActive || (reason.recheck && !reason.recheck(reg)))) {
           write = false;
           state = null;
-        } else if (reg.activeId === target.id) write = false;
+        } else if (reg.activeId === target.id && plan.kind !== 'gateway') write = false; // the placeholder is always replaced (gateway disable)
         else if (reason.kind === 'manual') refuseLoginRequired(target, opts.force);
         let back: StampedText | null = null;
         let backup: string | null = null;
@@ -193,6 +195,7 @@ export function onlyCopyIn(reg: Registry): (text: string) => boolean {
  * an API key saved nowhere stops the switch rather than be lost or written to a plain file.
  */
 function backupPrevious(app: App, reg: Registry, previous: string, now: Date): string | null {
+  if (isPlaceholderText(previous)) return null; // the gateway's placeholder: no login to keep
   const opts = { onlyCopy: onlyCopyIn(reg) };
   let auth: ParsedAuth | null = null;
   try {
@@ -251,6 +254,7 @@ export async function switchCommand(app: App, args: unknown[], opts: SwitchOptio
   const view = prepared.reg ? structuredClone(prepared.reg) : await app.registry.load();
   applySync(view, prepared.plan, app.now());
   const target = await selectAccount(app, view, query, { verb: 'switch to', command: 'codex-auth switch', pickWhenEmpty: true });
+  if (gatewayEnabled(app.paths.home)) return gatewaySwitch(app, target.id, opts);
   // Running Codex processes are looked up while the switch runs (Codex's locks are taken by helper
   // processes): the lookup costs nothing then.
   const procs = app.ctx.codexProcesses(app.paths.codexHome).catch(() => []);
@@ -267,5 +271,40 @@ export async function switchCommand(app: App, args: unknown[], opts: SwitchOptio
   if (result.switched) app.out.success(`Switched Codex to ${describeAccount(result.to)}.`);
   else app.out.info(`Codex already uses ${describeAccount(result.to)}; nothing to do.`);
   for (const w of warnings) app.out.warn(w);
+  return 0;
+}
+
+/**
+ * While the gateway is on, Codex holds the placeholder login: a switch changes the account the
+ * gateway serves from (the registry's chosen account), and writes nothing where Codex reads.
+ */
+async function gatewaySwitch(app: App, targetId: string, opts: SwitchOptions): Promise<number> {
+  let from: Account | null = null;
+  let to: Account | null = null;
+  await app.registry.update((r) => {
+    const t = r.accounts.find((a) => a.id === targetId);
+    if (!t) throw new CliError('not_found', 'That account was removed meanwhile; nothing was changed.');
+    if (r.activeId !== t.id) refuseLoginRequired(t, opts.force);
+    from = r.accounts.find((a) => a.id === r.activeId) ?? null;
+    to = t;
+    if (r.activeId === t.id) return;
+    setActive(r, t.id, app.now());
+    r.fallbackState = null;
+    t.lastActivityAt = app.now().toISOString();
+  });
+  const target = to as unknown as Account;
+  const prev = from as Account | null;
+  const switched = prev?.id !== target.id;
+  if (app.out.json) {
+    app.out.document({
+      switched,
+      gateway: true,
+      from: prev ? { id: prev.id, email: prev.email, alias: prev.alias } : null,
+      to: { id: target.id, email: target.email, alias: target.alias, kind: target.kind, plan: target.plan },
+      warnings: [],
+    });
+  }
+  if (switched) app.out.success(`The gateway now serves from ${describeAccount(target)} (Codex keeps its placeholder login; running sessions follow at their next request).`);
+  else app.out.info(`The gateway already serves from ${describeAccount(target)}; nothing to do.`);
   return 0;
 }

@@ -55,3 +55,10 @@ export function peekGatewaySettings(home: string): GatewaySettings | null {
 export function gatewayEnabled(home: string): boolean {
   return peekGatewaySettings(home)?.enabled === true;
 }
+
+/** config.toml's chatgpt_base_url for codex-auth's own requests: the gateway's upstream when it points at the gateway. */
+export function upstreamOf(home: string, configured: string | null): string | null {
+  if (configured === null || !/^http:\/\/127\.0\.0\.1:\d+\//.test(configured)) return configured;
+  const s = peekGatewaySettings(home);
+  return s?.enabled && configured.startsWith(`http://127.0.0.1:${s.port}/`) ? s.upstreamChatgptBaseUrl : configured;
+}
