@@ -165,8 +165,7 @@ const commands: CommandSpec[] = [
         description: "point Codex at the gateway: base URLs in config.toml (backed up), a placeholder login instead of the real one",
         options: [
           { long: 'port', value: 'n', description: 'port of the ChatGPT-backend origin; the model origin uses n+1 (default 47310)' },
-          { long: 'rotate', description: 'let other ChatGPT accounts serve when the chosen one is exhausted (before the API key)' },
-          { long: 'no-rotate', description: 'only the chosen account, then the fallback API key (the default)' },
+          { long: 'rotate', description: 'let other ChatGPT accounts serve when the chosen one is exhausted, before the API key (without it: only the chosen account, then the key)' },
           json,
         ],
         examples: ['codex-auth gateway enable', 'codex-auth gateway enable --port 48000', 'codex-auth gateway enable --rotate'],

@@ -99,7 +99,7 @@ export interface EnableResult {
   daemon: DaemonOutcome;
 }
 
-export async function enableGateway(app: App, opts: { port?: number; rotate?: boolean }): Promise<EnableResult> {
+export async function enableGateway(app: App, opts: { port?: number; rotate: boolean }): Promise<EnableResult> {
   const live = await app.live();
   if (live.mode === 'ephemeral') {
     const { ephemeralReason } = await import('../store/live.js');
@@ -137,7 +137,7 @@ export async function enableGateway(app: App, opts: { port?: number; rotate?: bo
   const settings: GatewaySettings = {
     ...before,
     port,
-    rotate: opts.rotate ?? before.rotate,
+    rotate: opts.rotate,
     enabled: true,
     config: { records: edit.records, created: before.enabled && before.config ? before.config.created : original === null },
     upstreamChatgptBaseUrl: before.enabled ? before.upstreamChatgptBaseUrl : prevBase,
