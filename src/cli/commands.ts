@@ -171,8 +171,36 @@ const commands: CommandSpec[] = [
   {
     name: 'gateway',
     description: 'keep Codex working through a usage limit inside the running session (a loopback gateway)',
-    examples: ['codex-auth gateway serve', 'codex-auth gateway serve --port 47310 --json'],
+    examples: ['codex-auth gateway enable', 'codex-auth gateway serve', 'codex-auth gateway status', 'codex-auth gateway disable'],
     subcommands: [
+      defineCommand({
+        name: 'enable',
+        description: "point Codex at the gateway: base URLs in config.toml (backed up), a placeholder login instead of the real one",
+        options: [
+          { long: 'port', value: 'n', description: 'port of the ChatGPT-backend origin; the model origin uses n+1 (default 47310)' },
+          { long: 'rotate', description: 'let other ChatGPT accounts serve when the chosen one is exhausted, before the API key (without it: only the chosen account, then the key)' },
+          json,
+        ],
+        examples: ['codex-auth gateway enable', 'codex-auth gateway enable --port 48000', 'codex-auth gateway enable --rotate'],
+        needs: [...SERVICES, 'ctx', 'out'],
+        load: async () => (await import('../commands/gateway.js')).gatewayEnable,
+      }),
+      defineCommand({
+        name: 'disable',
+        description: "undo enable: config.toml put back (your later edits kept), the chosen account's real login given back to Codex",
+        options: [json],
+        examples: ['codex-auth gateway disable'],
+        needs: [...SERVICES, 'ctx', 'out'],
+        load: async () => (await import('../commands/gateway.js')).gatewayDisable,
+      }),
+      defineCommand({
+        name: 'status',
+        description: 'whether the gateway runs, which account serves, requests and failovers per account, the last error',
+        options: [json],
+        examples: ['codex-auth gateway status', 'codex-auth gateway status --json'],
+        needs: [...SERVICES, 'ctx', 'out'],
+        load: async () => (await import('../commands/gateway.js')).gatewayStatus,
+      }),
       defineCommand({
         name: 'serve',
         description: 'run the gateway in the foreground on 127.0.0.1 (Ctrl-C stops it)',

@@ -47,6 +47,7 @@ const TITLES: Record<string, string> = {
   registry: 'Registry',
   orphaned_secrets: 'Orphaned secrets',
   stale_locks: 'Locks',
+  gateway: 'Gateway',
 };
 
 /** Variables that make Codex use an API key instead of the active account. Values are never shown. */
@@ -672,6 +673,24 @@ export async function runChecks(app: Needs): Promise<Check[]> {
     registry,
     checkOrphans(paths, regRead, now),
     await locks,
+    ...(await checkGateway(paths.home, app.now())),
+  ];
+}
+
+/** Only when `gateway enable` set Codex up for it: is it running? (Codex cannot work without it.) */
+async function checkGateway(home: string, now: Date): Promise<Check[]> {
+  const { peekGatewaySettings } = await import('../gateway/peek.js');
+  const settings = peekGatewaySettings(home);
+  if (!settings?.enabled) return [];
+  const { probeGateway } = await import('../gateway/setup.js');
+  const p = await probeGateway(settings, now);
+  if (p.status) return [ok('gateway', `enabled and running on 127.0.0.1:${settings.port} (serving from ${p.status.serving?.label ?? p.status.chosen?.label ?? 'nobody yet'})`)];
+  return [
+    fail(
+      'gateway',
+      `enabled in config.toml but not running (${p.error ?? 'no answer'}): Codex fails with "workspace routing discovery failed"`,
+      'start it: codex-auth gateway serve (in a terminal you keep open), or go back to direct logins: codex-auth gateway disable',
+    ),
   ];
 }
 

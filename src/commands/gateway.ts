@@ -6,6 +6,105 @@
 import type { Services, Uses } from '../cli/app.js';
 import { usageError } from '../errors.js';
 
+export interface EnableOptions {
+  port?: string;
+  rotate?: boolean;
+  json?: boolean;
+}
+
+const DAEMON: Record<string, string> = {
+  restarted: "Codex's app-server daemon was restarted (it keeps the login it loaded).",
+  failed: 'Could not restart Codex\'s app-server daemon; run "codex app-server daemon restart" yourself.',
+};
+
+export async function gatewayEnable(app: Needs, _args: unknown, opts: EnableOptions): Promise<number> {
+  const port = opts.port === undefined ? undefined : parsePort(opts.port, 0);
+  if (port === 0) throw usageError('invalid_port', '--port must be a port number from 1 to 65534 for "gateway enable" (Codex needs to know it).');
+  const { enableGateway, gatewayUrls } = await import('../gateway/setup.js');
+  const r = await enableGateway(app, { ...(port !== undefined ? { port } : {}), rotate: opts.rotate === true });
+  const urls = gatewayUrls(r.settings.port);
+  if (app.out.json) {
+    app.out.document({
+      enabled: true,
+      changed: r.changed,
+      port: r.settings.port,
+      rotate: r.settings.rotate,
+      chatgptBaseUrl: urls.backend,
+      openaiBaseUrl: urls.model,
+      configToml: app.paths.configToml,
+      configBackup: r.configBackup,
+      chosen: { id: r.chosen.id, email: r.chosen.email, alias: r.chosen.alias },
+      daemon: r.daemon,
+    });
+    return 0;
+  }
+  const { describeAccount } = await import('../domain/accounts.js');
+  const { terminalText } = await import('../ui/output.js');
+  if (!r.changed) app.out.info(`The gateway is already enabled for ${terminalText(app.paths.codexHome)}; nothing changed.`);
+  else {
+    app.out.success(`Codex is set up to use the gateway: ${terminalText(app.paths.configToml)} points chatgpt_base_url at ${urls.backend} and openai_base_url at ${urls.model}; Codex holds a placeholder login (no real token or key).`);
+    if (r.configBackup) app.out.info(`The previous config.toml is saved in ${terminalText(r.configBackup)}.`);
+  }
+  app.out.info(`The gateway serves from ${describeAccount(r.chosen)}; when it reaches its usage limit, the fallback API key (billed per token)${r.settings.rotate ? ' or, with rotation on, another of your ChatGPT accounts' : ''} takes over.`);
+  if (DAEMON[r.daemon]) app.out.info(DAEMON[r.daemon] as string);
+  app.out.info('Start the gateway (Codex cannot reach OpenAI without it): codex-auth gateway serve   — undo everything: codex-auth gateway disable');
+  return 0;
+}
+
+export async function gatewayDisable(app: Needs): Promise<number> {
+  const { disableGateway } = await import('../gateway/setup.js');
+  const r = await disableGateway(app);
+  if (app.out.json) {
+    app.out.document({ enabled: false, changed: !r.already, kept: r.kept, restored: r.restored ? { id: r.restored.id, email: r.restored.email, alias: r.restored.alias } : null, configBackup: r.configBackup, daemon: r.daemon });
+    return 0;
+  }
+  if (r.already) {
+    app.out.info('The gateway is not enabled; nothing to do.');
+    return 0;
+  }
+  const { describeAccount } = await import('../domain/accounts.js');
+  const { terminalText } = await import('../ui/output.js');
+  app.out.success(`Codex talks to OpenAI directly again${r.restored ? ` as ${describeAccount(r.restored)}` : ''}; the gateway's settings are gone from ${terminalText(app.paths.configToml)}.`);
+  for (const k of r.kept) app.out.warn(`${k} in config.toml was changed since "gateway enable": your value was kept. Remove it yourself if it still points at the gateway.`);
+  if (DAEMON[r.daemon]) app.out.info(DAEMON[r.daemon] as string);
+  app.out.info('A running "codex-auth gateway serve" is no longer needed: stop it.');
+  return 0;
+}
+
+export async function gatewayStatus(app: Needs): Promise<number> {
+  const { peekGatewaySettings } = await import('../gateway/peek.js');
+  const settings = peekGatewaySettings(app.paths.home);
+  const { probeGateway } = await import('../gateway/setup.js');
+  const probe = settings ? await probeGateway(settings, app.now()) : { listening: false, error: null, status: null };
+  const reg = await app.registry.load();
+  const chosen = reg.accounts.find((a) => a.id === reg.activeId) ?? null;
+  const { describeAccount } = await import('../domain/accounts.js');
+  const doc = {
+    enabled: settings?.enabled ?? false,
+    port: settings?.port ?? null,
+    rotate: settings?.rotate ?? false,
+    listening: probe.listening && probe.status !== null,
+    error: probe.status ? null : probe.error,
+    chosen: chosen ? { id: chosen.id, label: describeAccount(chosen) } : null,
+    serving: probe.status?.serving ?? null,
+    since: probe.status?.startedAt ?? null,
+    accounts: probe.status?.accounts ?? [],
+  };
+  if (app.out.json) {
+    app.out.document(doc);
+    return 0;
+  }
+  const { terminalText } = await import('../ui/output.js');
+  const t = (s: string | null | undefined) => terminalText(s ?? '');
+  app.out.info(`Gateway: ${doc.enabled ? 'enabled' : 'not enabled'} for ${t(app.paths.codexHome)}${settings ? ` (port ${settings.port}, rotation ${doc.rotate ? 'on' : 'off'})` : ''}`);
+  if (doc.listening) app.out.info(`Listening since ${t(doc.since)}; serving from ${t(doc.serving?.label ?? doc.chosen?.label ?? 'nobody yet')}.`);
+  else if (doc.enabled) app.out.warn(`Not running (${t(doc.error)}): Codex fails with "workspace routing discovery failed" until you start it: codex-auth gateway serve (or undo: codex-auth gateway disable).`);
+  else app.out.info('Not running.');
+  if (doc.chosen) app.out.info(`Chosen account: ${t(doc.chosen.label)}`);
+  for (const a of doc.accounts) app.out.info(`  ${t(a.label ?? a.id)}: ${a.requests} request${a.requests === 1 ? '' : 's'}, ${a.failovers} failover${a.failovers === 1 ? '' : 's'}${a.lastError ? `; last error: ${t(a.lastError)}` : ''}`);
+  return 0;
+}
+
 export interface ServeOptions {
   port?: string;
   json?: boolean;
@@ -38,6 +137,7 @@ export async function gatewayServe(app: Needs, _args: unknown, opts: ServeOption
     gw = await startGateway(app, {
       port,
       secret: settings.secret,
+      upstreamChatgptBaseUrl: settings.upstreamChatgptBaseUrl,
       onEvent: (e) =>
         emit(e.kind === 'gateway-switch-back' ? 'switch-back' : 'failover', { from: e.from, to: e.to, reason: e.reason }, `${e.kind === 'gateway-switch-back' ? 'switched back to' : 'now serving from'} ${e.label}: ${e.reason}`),
     });

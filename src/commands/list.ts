@@ -1,6 +1,6 @@
 /** `codex-auth list`: every account with plan, usage left, last activity. */
 import type { Services, Uses } from '../cli/app.js';
-import { accountLabel } from '../domain/accounts.js';
+import { accountLabel, describeAccount } from '../domain/accounts.js';
 import { type NumberedAccount, orderAccounts, relativeTime, remainingPercent, usageCell } from '../domain/view.js';
 import type { Account, Registry, UsageWindow } from '../domain/types.js';
 import { applySync, syncedView, unknownKeyMessage } from '../services/sync.js';
@@ -78,9 +78,13 @@ export async function listCommand(app: Needs, _args: unknown, opts: ListOptions)
   }
   const now = app.now();
   const groups = orderAccounts(reg.accounts, reg.nextNumber);
+  const { peekGatewaySettings } = await import('../gateway/peek.js');
+  const gw = peekGatewaySettings(app.paths.home);
+  const gateway = gw?.enabled ? { enabled: true, port: gw.port, rotate: gw.rotate, serving: reg.activeId } : null;
   if (opts.json) {
     app.out.document({
       active: reg.activeId,
+      gateway,
       ...(unknown ? { unknownLive: { kind: 'apikey', keyMask: unknown.keyMask, hint: 'run "codex-auth import" to identify it' } } : {}),
       accounts: groups.flatMap((g) => g.members.map((m) => accountJson(m, reg, now))),
     });
@@ -92,6 +96,10 @@ export async function listCommand(app: Needs, _args: unknown, opts: ListOptions)
   }
   app.out.data(renderTable(app, reg, groups, now, unknown));
   if (unknown) app.out.info(unknownKeyMessage(unknown));
+  if (gateway) {
+    const serving = reg.accounts.find((a) => a.id === reg.activeId);
+    app.out.info(`Gateway on: Codex goes through codex-auth's gateway, which serves from ${serving ? describeAccount(serving) : 'no account'} (codex-auth gateway status).`);
+  }
   return 0;
 }
 

@@ -47,6 +47,9 @@ export async function statusCommand(app: Needs): Promise<number> {
   // The active login needs renewing: its refresh token is gone (expired, reused, revoked).
   const renew = active?.loginRequired ? active.loginRequired : null;
   const renewHint = 'log in to it again with "codex-auth login" (or import a fresh auth.json of it)';
+  const { peekGatewaySettings } = await import('../gateway/peek.js');
+  const gw = peekGatewaySettings(app.paths.home);
+  const gateway = gw?.enabled ? { enabled: true, port: gw.port, rotate: gw.rotate, serving: active?.id ?? null } : null;
 
   if (app.out.json) {
     app.out.document({
@@ -59,6 +62,7 @@ export async function statusCommand(app: Needs): Promise<number> {
       home: app.paths.home,
       secretStorage: { ...storage, insecureApiKeys: insecure },
       fallback,
+      gateway,
       env,
       codexProcesses: procs,
     });
@@ -73,6 +77,7 @@ export async function statusCommand(app: Needs): Promise<number> {
   line('Registry', `${app.paths.registry} (${reg.accounts.length} account${reg.accounts.length === 1 ? '' : 's'})`);
   line('ChatGPT secrets', storage.chatgpt);
   line('API-key secrets', storage.apikey + (insecure ? c.yellow(` (${insecure} in files: --insecure-storage)`) : ''));
+  if (gateway) line('Gateway', `on (127.0.0.1:${gateway.port}): Codex holds a placeholder login; the gateway serves from ${active ? describeAccount(active) : 'no account'} (codex-auth gateway status)`);
   line('Fallback', fallback.enabled ? `enabled (threshold ${fallback.threshold}%)` : 'disabled');
   const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   line('Environment', envText.length ? envText.join(', ') : c.dim('no overrides'));

@@ -283,9 +283,21 @@ function moveOn(
  * account with the most headroom (the one already serving first: no flapping); then the fallback
  * key. Accounts in `exclude` failed this very request (a 429, a refresh that did not help).
  */
+/**
+ * The gateway's own policy settings: `rotate` is the gateway's (gateway.json, off by default), not
+ * watch's; the fallback key (`keyId`) serves whenever one is set — enabling the gateway is the
+ * opt-in, whether or not watch's automatic fallback is on.
+ */
+export interface ServingConfig {
+  keyId: string | null;
+  threshold: number;
+  rotate: boolean;
+  switchBack: boolean;
+}
+
 export interface ServingInput {
   now: Date;
-  config: PolicyConfig;
+  config: ServingConfig;
   /** The account the user chose (the registry's active account). */
   chosenId: string | null;
   /** The account that served the previous request, or null before the first. */
@@ -315,7 +327,7 @@ export function servingAccount(input: ServingInput): ServingDecision {
   const { config } = input;
   const exclude = input.exclude ?? new Set<string>();
   const byId = new Map(input.accounts.map((a) => [a.id, a]));
-  const ex = { now: input.now, config, limitEvents: input.limitEvents, activeId: input.chosenId, activeSince: null };
+  const ex = { now: input.now, config: { ...config, enabled: true }, limitEvents: input.limitEvents, activeId: input.chosenId, activeSince: null };
   const chosen = input.chosenId ? byId.get(input.chosenId) : undefined;
   if (!chosen) return { id: null, reason: 'no account is active (codex-auth switch)', until: null };
   if (chosen.kind === 'apikey') {
@@ -331,10 +343,6 @@ export function servingAccount(input: ServingInput): ServingDecision {
     if (check === undefined) return { id: chosen.id, kind: 'switch-back', reason: `${chosen.label} may have headroom again`, check: true };
   }
   const why = chosen.loginRequired ? `${chosen.label} needs a new login` : exclude.has(chosen.id) ? `${chosen.label} failed` : chosenEx.exhausted ? `${chosen.label} is exhausted (${chosenEx.why})` : `${chosen.label} is not confirmed to have headroom yet`;
-  if (!config.enabled) {
-    if (!exclude.has(chosen.id) && !chosen.loginRequired) return { id: chosen.id, kind: 'chosen', reason: `${why}, and automatic fallback is disabled` };
-    return { id: null, reason: `${why}, and automatic fallback is disabled`, until: chosenEx.until };
-  }
   const usable = (a: PolicyAccount | undefined): a is PolicyAccount => a !== undefined && !exclude.has(a.id) && !a.loginRequired;
   if (config.rotate) {
     const current = input.servingId ? byId.get(input.servingId) : undefined;

@@ -8,7 +8,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../domain/hash.js';
 import { decodeJwtPayload } from '../domain/jwt.js';
 
-export const GATEWAY_CLAIM = 'https://codex-auth.invalid/gateway';
+import { GATEWAY_CLAIM } from './detect.js';
+
+export { GATEWAY_CLAIM };
 const AUTH_CLAIM = 'https://api.openai.com/auth';
 /** 2100-01-01: "far future" for Codex's proactive refresh (it refreshes within 5 minutes of `exp`). */
 const FAR_EXP = 4_102_444_800;

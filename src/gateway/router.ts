@@ -11,6 +11,7 @@ import { parseAuthJson } from '../domain/authfile.js';
 import { jwtExpiry } from '../domain/jwt.js';
 import { type CandidateCheck, type LimitEvent, type PolicyAccount, type ServingDecision, servingAccount } from '../domain/policy.js';
 import type { Account, Registry } from '../domain/types.js';
+import { peekGatewaySettings } from './peek.js';
 
 export type Credentials = { kind: 'chatgpt'; accessToken: string; accountId: string | null } | { kind: 'apikey'; key: string };
 
@@ -92,7 +93,8 @@ export class Router {
   decide(reg: Registry, exclude: ReadonlySet<string>, checks: Record<string, CandidateCheck>): ServingDecision {
     return servingAccount({
       now: this.app.now(),
-      config: { enabled: reg.fallback.enabled, keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: reg.fallback.rotate, switchBack: reg.fallback.switchBack },
+      // The gateway's own rotation setting (off by default); the fallback key whenever one is set.
+      config: { keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: peekGatewaySettings(this.app.paths.home)?.rotate === true, switchBack: reg.fallback.switchBack },
       chosenId: reg.activeId,
       servingId: this.servingId,
       accounts: this.policyAccounts(reg),

@@ -20,6 +20,8 @@ export interface GatewayOptions {
   /** The backend origin's port; the model origin listens on port + 1. 0: two free ports. */
   port: number;
   secret: string;
+  /** The chatgpt_base_url Codex's config.toml had before `gateway enable` (else ChatGPT's). */
+  upstreamChatgptBaseUrl?: string | null;
   onEvent?: (e: GatewayEvent) => void;
 }
 
@@ -81,9 +83,10 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
   const { openaiBaseUrl } = await import('../openai/me.js');
   const dispatcher = await createDispatcher(app.env);
   const router = new Router(app, opts.onEvent);
-  const chatgptBase = (app.env.CODEX_AUTH_CHATGPT_BASE_URL || DEFAULT_CHATGPT).replace(/\/+$/, '');
+  const chatgptBase = (app.env.CODEX_AUTH_CHATGPT_BASE_URL || opts.upstreamChatgptBaseUrl || DEFAULT_CHATGPT).replace(/\/+$/, '');
   const apiBase = openaiBaseUrl(app.env);
   const placeholderId = placeholderAccountId(opts.secret);
+  const startedAt = app.now().toISOString();
   /** Which account last served each thread: a change means its encrypted reasoning must go. */
   const threads = new Map<string, string>();
 
@@ -333,6 +336,24 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
     res.end(body);
   }
 
+  /** `gateway status`: who serves, requests and failovers per account, the last errors (no secrets). */
+  async function status(res: ServerResponse): Promise<void> {
+    const reg = await router.registry();
+    const label = (id: string | null) => {
+      const a = id ? reg.accounts.find((x) => x.id === id) : undefined;
+      return a ? describeAccount(a) : null;
+    };
+    const body = JSON.stringify({
+      pid: process.pid,
+      startedAt,
+      chosen: reg.activeId ? { id: reg.activeId, label: label(reg.activeId) } : null,
+      serving: router.servingId ? { id: router.servingId, label: label(router.servingId) } : null,
+      accounts: [...router.stats.entries()].map(([id, st]) => ({ id, label: label(id), requests: st.requests, failovers: st.failovers, lastError: st.lastError })),
+    });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(body);
+  }
+
   async function handle(origin: 'backend' | 'model', req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!carriesSecret(req.headers.authorization, opts.secret)) {
       req.resume();
@@ -352,6 +373,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
       if (path.endsWith('/models')) return passThrough(req, res, `${chatgptBase}/codex/models${u.search}`, ac.signal, 'chosen');
       return jsonError(res, 404, `unknown model path ${path}`);
     }
+    if (path === '/codex-auth/status') return status(res);
     const rest = path.replace(/^\/backend-api(?=\/|$)/, '');
     if (rest === '/wham/accounts/check') return accountsCheck(res);
     // wham/usage: the serving ChatGPT account's real numbers (the chosen one's while the key serves).

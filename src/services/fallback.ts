@@ -167,6 +167,15 @@ export async function evaluate(app: Deps, opts: EvaluateOptions): Promise<Evalua
     return { decision: { action: 'warn', reason, state: reg.fallbackState ?? null, poll: decision.poll }, input, switched: null, polled, checked };
   }
   if (decision.action === 'switch') {
+    const { gatewayEnabled } = await import('../gateway/peek.js');
+    if (gatewayEnabled(app.paths.home)) {
+      // Codex holds the gateway's placeholder login, and the gateway fails over per request itself.
+      const to = reg.accounts.find((a) => a.id === decision.to);
+      const reason = `automatic fallback would switch to ${to ? describeAccount(to) : decision.to} (${decision.reason}), but the gateway is on: it fails over per request itself, so watch writes no credentials for Codex (codex-auth gateway status)`;
+      return { decision: { action: 'warn', reason, state: reg.fallbackState ?? null, poll: decision.poll }, input, switched: null, polled, checked };
+    }
+  }
+  if (decision.action === 'switch') {
     const { performSwitch } = await import('./switch.js');
     const chosen = decision;
     // Under the locks, on the registry as it is then: the same decision still holds (another process

@@ -8,6 +8,7 @@ import { maskKey } from '../domain/mask.js';
 import type { FallbackState } from '../domain/policy.js';
 import type { Account, Registry } from '../domain/types.js';
 import { CliError } from '../errors.js';
+import { isPlaceholderText } from '../gateway/detect.js';
 import type { ProcessInfo } from '../platform/processes.js';
 import { backupLive } from '../store/backups.js';
 import { ephemeralFix, ephemeralReason, type LiveCredentials, type StampedText } from '../store/live.js';
@@ -96,7 +97,7 @@ export async function performSwitch(
         if (reason.kind === 'fallback' && (reg.activeId !== reason.expectActive || (reason.recheck && !reason.recheck(reg)))) {
           write = false;
           state = null;
-        } else if (reg.activeId === target.id) write = false;
+        } else if (reg.activeId === target.id && plan.kind !== 'gateway') write = false; // the placeholder is always replaced (gateway disable)
         else if (reason.kind === 'manual') refuseLoginRequired(target, opts.force);
         let back: StampedText | null = null;
         let backup: string | null = null;
@@ -145,7 +146,7 @@ export function refuseEphemeral(app: Pick<Deps, 'paths'>, live: LiveCredentials)
 }
 
 /** An account that needs a new login is not switched to, unless forced. */
-function refuseLoginRequired(target: Account, force: boolean | undefined): void {
+export function refuseLoginRequired(target: Account, force: boolean | undefined): void {
   if (!target.loginRequired || force) return;
   throw new CliError(
     'login_required',
@@ -188,6 +189,7 @@ export function onlyCopyIn(reg: Registry): (text: string) => boolean {
  * an API key saved nowhere stops the switch rather than be lost or written to a plain file.
  */
 function backupPrevious(app: Deps, reg: Registry, previous: string, now: Date): string | null {
+  if (isPlaceholderText(previous)) return null; // the gateway's placeholder: no login to keep
   const opts = { onlyCopy: onlyCopyIn(reg) };
   let auth: ParsedAuth | null = null;
   try {

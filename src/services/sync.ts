@@ -23,6 +23,7 @@ import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, typ
 import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
 import { keyCharacterProblem, maskKey } from '../domain/mask.js';
 import { CliError } from '../errors.js';
+import { isPlaceholderDoc } from '../gateway/detect.js';
 import { type LiveFileStat, sameFileVersion, type StampedText } from '../store/live.js';
 import { readStamped } from './live.js';
 
@@ -103,7 +104,7 @@ export function recordWrittenLive(reg: Registry, read: StampedText | null): void
   let id: Identity | null;
   try {
     auth = parseAuthJson(read.text);
-    id = identifyLocally(auth, reg);
+    id = isPlaceholderDoc(auth.raw) ? null : identifyLocally(auth, reg);
   } catch {
     return;
   }
@@ -154,14 +155,17 @@ export function setActive(reg: Registry, id: string | null, now: Date): void {
  * - unknown: an API key codex-auth does not know and did not identify (read commands never ask the
  *   network): no account is active, and commands say how to identify it;
  * - removed: the login of an account the user removed: no account is active;
- * - known: the login of account `id` (saved into it first when newer than its stored copy).
+ * - known: the login of account `id` (saved into it first when newer than its stored copy);
+ * - gateway: the gateway's placeholder login: nothing to import, the chosen account stays.
  */
 export type SyncPlan =
   | { kind: 'error'; message: string }
   | { kind: 'none' }
   | { kind: 'unknown'; keyMask: string; keyHash: string; why: string | null }
   | { kind: 'removed'; id: string }
-  | { kind: 'known'; id: string; stat: LiveFileStat | null; fingerprint: string };
+  | { kind: 'known'; id: string; stat: LiveFileStat | null; fingerprint: string }
+  /** The gateway's placeholder login (gateway enable): no account; the chosen account stays as it is. */
+  | { kind: 'gateway' };
 
 export interface SyncOptions {
   /** Identify an unknown live API key with GET /v1/me (import, switch, --refresh); otherwise it stays unknown. */
@@ -208,6 +212,7 @@ async function prepareLive(app: Deps, live: LiveRead, opts: SyncOptions): Promis
     return { plan: { kind: 'error', message: live.message }, reg: null };
   }
   if (live.kind === 'none') return { plan: { kind: 'none' }, reg: null };
+  if (isPlaceholderDoc(live.auth.raw)) return { plan: { kind: 'gateway' }, reg: null };
   const reg = await app.registry.load();
   const rec = trustedRecord(reg, live);
   let identity: Identity | null;
@@ -292,6 +297,7 @@ async function saveLive(app: Deps, identity: Identity, auth: ParsedAuth, plan: S
 export function applySync(reg: Registry, plan: SyncPlan, now: Date): void {
   switch (plan.kind) {
     case 'error':
+    case 'gateway':
       return;
     case 'none':
     case 'removed':
@@ -324,6 +330,7 @@ export function localPlan(reg: Registry, text: string | null): SyncPlan | null {
   let id: Identity | null;
   try {
     auth = parseAuthJson(text);
+    if (isPlaceholderDoc(auth.raw)) return { kind: 'gateway' };
     id = identifyLocally(auth, reg);
   } catch {
     return null;

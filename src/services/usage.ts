@@ -24,7 +24,9 @@ function concurrency(env: NodeJS.ProcessEnv): number {
 
 export async function fetchAccountUsage(app: Deps, account: Account): Promise<UsageOutcome> {
   const { chatgptBaseUrl, fetchUsage } = await import('../openai/usage.js');
-  const base = chatgptBaseUrl(app.env, (await app.config()).chatgptBaseUrl);
+  const { upstreamOf } = await import('../gateway/peek.js');
+  // While the gateway is on, config.toml points Codex at it: codex-auth asks ChatGPT (or what was configured before).
+  const base = chatgptBaseUrl(app.env, upstreamOf(app.paths.home, (await app.config()).chatgptBaseUrl));
   const http = await app.http();
   let fresh = await ensureFreshTokens(app, account.id);
   if (!fresh.ok) return { id: account.id, ok: false, short: fresh.short, message: fresh.message };

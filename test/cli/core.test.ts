@@ -57,7 +57,7 @@ describe('list and sync', () => {
     expect(r).toMatchObject({ code: 0, stdout: '' });
     expect(r.stderr).toContain('No accounts yet');
     const j = await sb.run(['list', '--json']);
-    expect(JSON.parse(j.stdout)).toEqual({ schemaVersion: 1, active: null, accounts: [] });
+    expect(JSON.parse(j.stdout)).toEqual({ schemaVersion: 1, active: null, gateway: null, accounts: [] });
   });
 
   it('imports the live login into an empty registry and says so', async () => {

@@ -1,18 +1,18 @@
 /**
  * The real Codex CLI (0.169.0, `codex exec`) through `codex-auth gateway serve` to the fake OpenAI
- * (CODEX-FACTS.md §10). Codex has its own CODEX_HOME holding only a placeholder login (built here);
- * codex-auth's home, with the real accounts, is elsewhere (CODEX_AUTH_HOME).
+ * (CODEX-FACTS.md §10), set up by `codex-auth gateway enable`: Codex's CODEX_HOME holds only the
+ * placeholder login; codex-auth's home, with the real accounts, is elsewhere (CODEX_AUTH_HOME).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { assertBuilt } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, codexSandbox, runCodex } from '../support/codex.js';
+import { CODEX_BIN, codexAvailable, runCodex } from '../support/codex.js';
 import { explain, secretScan } from '../support/e2e.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
+import { FakeOpenAI, sseEvent } from '../support/fake-openai.js';
+import { freePortPair, type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
 import { makeSandbox } from '../support/inprocess.js';
-import { fakeApiKey, makeJwt, nowSeconds } from '../support/jwt.js';
+import { fakeApiKey, nowSeconds } from '../support/jwt.js';
 
 if (!codexAvailable()) {
   const why = `the real Codex CLI is missing at ${CODEX_BIN} (npm install installs @openai/codex)`;
@@ -32,7 +32,12 @@ describe.skipIf(!codexAvailable())('the real Codex through the gateway', () => {
     await fake.close();
   });
 
-  /** codex-auth's accounts (A, and the fallback API key), a running gateway, and Codex's own home. */
+  const CONFIG = '# my Codex config\nanalytics.enabled = false # no analytics in tests\ncheck_for_update_on_startup = false\n\n[features]\n# mine\napps = false\nplugins = false\nremote_plugin = false\n';
+
+  /**
+   * codex-auth's accounts (A, and the fallback API key) in a home of their own (CODEX_AUTH_HOME),
+   * Codex set up by `codex-auth gateway enable`, and the gateway running (`gateway serve`).
+   */
   async function setup(tag: string) {
     const sb = makeSandbox();
     onTestFinished(() => sb.cleanup());
@@ -46,67 +51,29 @@ describe.skipIf(!codexAvailable())('the real Codex through the gateway', () => {
     const a = fake.addChatgptAccount({ email: `${tag}@example.com`, userId: `user-${tag}`, accountId: `acc-${tag}` });
     secrets.push(a.tokens.access_token, a.tokens.refresh_token);
     sb.writeAuth(a);
+    const realAuth = sb.readAuth() as string;
+    fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), CONFIG);
     const key = fakeApiKey(`gateway-e2e-${tag}`);
     secrets.push(key);
     fake.addApiKey(key, { id: `user-key-${tag}`, email: `key-${tag}@example.com` });
-    for (const [args, input] of [[['list']], [['add-api-key', '-', '--insecure-storage'], key], [['fallback', 'enable', '--no-rotate']]] as Array<[string[], string?]>) {
+    const port = await freePortPair();
+    for (const [args, input] of [[['list']], [['add-api-key', '-', '--insecure-storage'], key], [['gateway', 'enable', '--port', String(port)]]] as Array<[string[], string?]>) {
       const r = await sb.run(args, input !== undefined ? { input } : {});
       expect(r.code, r.stderr).toBe(0);
     }
-    // The Codex under test runs in a home of its own that holds only the placeholder login.
-    const gw = await startGatewayProcess({ home: sb.home, codexAuthHome: authHome, env: sb.env });
+    const gw = await startGatewayProcess({ home: sb.home, codexAuthHome: authHome, env: sb.env, port: null });
     onTestFinished(async () => {
       const r = await gw.stop();
       transcript.push(r.stdout, r.stderr);
     });
     secrets.push(gw.secret);
-    const codexSb = codexSandbox(onTestFinished);
-    const check = (await (await fetch(`${gw.backend}wham/accounts/check`, { headers: { authorization: gw.auth } })).json()) as { account_ordering: string[] };
-    writePlaceholder(codexSb.codexHome, gw, check.account_ordering[0] as string);
-    return { a, key, gw, codexSb };
-  }
-
-  function writePlaceholder(codexHome: string, gw: GatewayProcess, accountId: string): void {
-    const claims = {
-      exp: 4_102_444_800,
-      'https://api.openai.com/auth': { chatgpt_plan_type: 'plus', chatgpt_user_id: 'gw', user_id: 'gw', chatgpt_account_id: accountId },
-      'https://codex-auth.invalid/gateway': { secret: gw.secret },
-    };
-    const doc = {
-      auth_mode: 'chatgpt',
-      OPENAI_API_KEY: null,
-      tokens: { id_token: makeJwt({ ...claims, email: 'gw@example.invalid' }), access_token: makeJwt(claims), refresh_token: 'placeholder', account_id: accountId },
-      last_refresh: new Date().toISOString(),
-    };
-    fs.writeFileSync(path.join(codexHome, 'auth.json'), JSON.stringify(doc), { mode: 0o600 });
+    const codexSb = { home: sb.home, codexHome: sb.codexHome };
+    return { sb, a, key, gw, codexSb, realAuth };
   }
 
   /** `compression`: Codex's zstd request bodies on (they pass through to a ChatGPT account as they are). */
-  const exec = async (gw: GatewayProcess, sb: { home: string; codexHome: string }, prompt: string, compression = false) => {
-    const r = await runCodex(
-      [
-        'exec',
-        '--skip-git-repo-check',
-        '-c',
-        `chatgpt_base_url="${gw.backend}"`,
-        '-c',
-        `openai_base_url="${gw.model}"`,
-        '-c',
-        'analytics.enabled=false',
-        '-c',
-        'check_for_update_on_startup=false',
-        '-c',
-        `features.enable_request_compression=${compression}`,
-        '--disable',
-        'apps',
-        '--disable',
-        'plugins',
-        '--disable',
-        'remote_plugin',
-        prompt,
-      ],
-      { ...sb, timeoutMs: 60_000 },
-    );
+  const exec = async (_gw: GatewayProcess, sb: { home: string; codexHome: string }, prompt: string, compression = false) => {
+    const r = await runCodex(['exec', '--skip-git-repo-check', ...(compression ? ['-c', 'features.enable_request_compression=true'] : []), prompt], { ...sb, timeoutMs: 90_000 });
     transcript.push(r.stdout, r.stderr);
     return r;
   };
@@ -121,10 +88,79 @@ describe.skipIf(!codexAvailable())('the real Codex through the gateway', () => {
     expect(model.length).toBeGreaterThan(0);
     expect(model[0]!.headers['chatgpt-account-id']).toBe('acc-gwa');
     expect(model[0]!.headers['content-encoding']).toBe('zstd'); // Codex's body, passed through as it came
-    // Codex never held a real secret, and never called the token endpoint.
-    const held = fs.readFileSync(path.join(codexSb.codexHome, 'auth.json'), 'utf8');
-    expect(held).not.toContain(a.tokens.access_token);
-    expect(fake.refreshAttempts().some((x) => x.refreshToken === 'placeholder')).toBe(false);
+  });
+
+  it('(e) Codex\'s credentials hold none of the real secrets, and Codex never calls the token endpoint', async () => {
+    const { a, key, codexSb, gw } = await setup('gwe');
+    fake.setResponses(a.tokens.access_token, { text: 'served by A' });
+    const refreshesBefore = fake.refreshAttempts().length;
+    const r = await exec(gw, codexSb, 'say hi');
+    expect(r.code, explain(r)).toBe(0);
+    const files: string[] = [];
+    const walk = (d: string) => {
+      for (const n of fs.readdirSync(d)) {
+        const p = path.join(d, n);
+        const st = fs.lstatSync(p);
+        if (st.isDirectory()) walk(p);
+        else if (st.isFile() && st.size < 4 * 1024 * 1024) files.push(p);
+      }
+    };
+    walk(codexSb.codexHome);
+    for (const f of files) {
+      const text = fs.readFileSync(f, 'latin1');
+      for (const s of [a.tokens.access_token, a.tokens.refresh_token, a.tokens.id_token, key]) expect(text.includes(s), `${f} holds a real secret`).toBe(false);
+    }
+    expect(JSON.parse(fs.readFileSync(path.join(codexSb.codexHome, 'auth.json'), 'utf8')).tokens.account_id).toMatch(/^codex-auth-gateway-/);
+    expect(fake.refreshAttempts().length).toBe(refreshesBefore);
+  });
+
+  it('(c) a stream cut in the middle is replayed by Codex and served', async () => {
+    const { a, gw, codexSb } = await setup('gwc');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const item = { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'half an answer' }] };
+    fake.setResponses(a.tokens.access_token, { stream: [sseEvent({ type: 'response.created', response: { id: 'r1' } }), sseEvent({ type: 'response.output_item.added', item }), { gate }, { cut: true }] });
+    const running = exec(gw, codexSb, 'say hi');
+    const deadline = Date.now() + 60_000;
+    while (fake.requests({ bearer: a.tokens.access_token, path: '/backend-api/codex/responses' }).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    fake.setResponses(a.tokens.access_token, { text: 'served after the cut' });
+    release();
+    const r = await running;
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toContain('served after the cut');
+    expect(fake.requests({ bearer: a.tokens.access_token, path: '/backend-api/codex/responses' }).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('(d) everything exhausted: Codex prints its usage-limit message with the earliest reset', async () => {
+    const { a, key, gw, codexSb } = await setup('gwd');
+    const reset = nowSeconds() + 2 * 3600;
+    fake.setResponses(a.tokens.access_token, { usageLimit: { resetsAt: reset } });
+    fake.removeApiKey(key);
+    fake.setResponses(key, { usageLimit: { resetsAt: reset + 3600 } });
+    const r = await exec(gw, codexSb, 'say hi');
+    expect(r.code).toBe(1);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/usage limit/i);
+  });
+
+  it('(f) gateway disable restores config.toml and the real login exactly', async () => {
+    const { sb, realAuth } = await setup('gwf');
+    const d = await sb.run(['gateway', 'disable']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(sb.codexHome, 'config.toml'), 'utf8')).toBe(CONFIG);
+    expect(JSON.parse(sb.readAuth() as string)).toEqual(JSON.parse(realAuth));
+    // The real Codex reads it as the real login again.
+    const status = await runCodex(['login', 'status'], { home: sb.home, codexHome: sb.codexHome, timeoutMs: 30_000 });
+    expect(`${status.stdout}${status.stderr}`).toContain('Logged in using ChatGPT');
+  });
+
+  it('(g) a request without the installation secret gets 403 and touches no account', async () => {
+    const { a, gw } = await setup('gwg');
+    const before = fake.requests().length;
+    for (const authorization of [undefined, `Bearer ${a.tokens.access_token}`]) {
+      const r = await fetch(`${gw.model}/responses`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: '{}' });
+      expect(r.status).toBe(403);
+    }
+    expect(fake.requests().length).toBe(before);
   });
 
   it('(b) a usage limit is served from the API key in the same turn: exit 0, no usage-limit message', async () => {

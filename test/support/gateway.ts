@@ -22,9 +22,11 @@ export interface GatewayProcess {
   stop(): Promise<{ stdout: string; stderr: string }>;
 }
 
-export async function startGatewayProcess(opts: { home: string; codexAuthHome: string; env: Record<string, string> }): Promise<GatewayProcess> {
+/** `port`: as configured by `gateway enable` (gateway.json) when null; default 0 (any two free ports). */
+export async function startGatewayProcess(opts: { home: string; codexAuthHome: string; env: Record<string, string>; port?: number | null }): Promise<GatewayProcess> {
   const env = isolatedEnv(opts.home, { TZ: 'UTC', ...opts.env });
-  const proc = spawn(process.execPath, [BIN, 'gateway', 'serve', '--port', '0', '--json'], { env, cwd: opts.home, stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = opts.port === undefined ? ['--port', '0'] : opts.port === null ? [] : ['--port', String(opts.port)];
+  const proc = spawn(process.execPath, [BIN, 'gateway', 'serve', ...port, '--json'], { env, cwd: opts.home, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -61,4 +63,23 @@ export async function startGatewayProcess(opts: { home: string; codexAuthHome: s
       return { stdout: out, stderr: err };
     },
   };
+}
+
+/** A port P such that P and P + 1 are free on 127.0.0.1 now (for `gateway enable --port P`). */
+export async function freePortPair(): Promise<number> {
+  const net = await import('node:net');
+  const tryListen = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(null));
+      s.listen(port, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+  for (let i = 0; i < 50; i++) {
+    const p = await tryListen(0);
+    if (p !== null && p < 65534 && (await tryListen(p + 1)) !== null) return p;
+  }
+  throw new Error('no two consecutive free ports');
 }

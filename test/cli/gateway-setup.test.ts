@@ -1,0 +1,198 @@
+/**
+ * `gateway enable`, `disable` and `status`, and how every other command behaves while the gateway
+ * is on: the built CLI in-process over a sandboxed HOME/CODEX_HOME, `gateway serve` as a subprocess,
+ * the fake OpenAI on 127.0.0.1.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'smol-toml';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { assertBuilt } from '../support/bin.js';
+import { FakeOpenAI } from '../support/fake-openai.js';
+import { freePortPair, type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
+import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import type { ChatgptAuthDoc } from '../support/jwt.js';
+
+let fake: FakeOpenAI;
+let sb: Sandbox;
+let gw: GatewayProcess | null = null;
+const secrets: string[] = [];
+
+beforeAll(async () => {
+  assertBuilt();
+  fake = await FakeOpenAI.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(() => {
+  sb = makeSandbox();
+  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
+  sb.env.CODEX_AUTH_CHATGPT_BASE_URL = fake.chatgptBaseUrl;
+  sb.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE = fake.refreshUrl;
+});
+afterEach(async () => {
+  if (gw) sb.transcript.push(...Object.values(await gw.stop()));
+  gw = null;
+  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
+  sb.cleanup();
+});
+
+const CONFIG = '# my Codex settings\nmodel = "gpt-5" # the good one\n\n[features]\n# keep this\nweb_search = true\n\n[tui]\nnotifications = true\n';
+
+function account(tag: string): ChatgptAuthDoc {
+  const a = fake.addChatgptAccount({ email: `${tag}@example.com`, userId: `user-${tag}`, accountId: `acc-${tag}` });
+  secrets.push(a.tokens.access_token, a.tokens.refresh_token, a.tokens.id_token);
+  return a;
+}
+
+/** Accounts A and B known to codex-auth, A the live (chosen) one; config.toml as the user wrote it. */
+async function twoAccounts(): Promise<{ a: ChatgptAuthDoc; b: ChatgptAuthDoc }> {
+  const a = account('a');
+  const b = account('b');
+  for (const doc of [b, a]) {
+    sb.writeAuth(doc);
+    const r = await sb.run(['list']);
+    expect(r.code, r.stderr).toBe(0);
+  }
+  fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), CONFIG);
+  return { a, b };
+}
+
+const configText = () => fs.readFileSync(path.join(sb.codexHome, 'config.toml'), 'utf8');
+const json = async (argv: string[]) => {
+  const r = await sb.run([...argv, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, any>;
+};
+
+describe('gateway enable / disable', () => {
+  it('enable points Codex at the gateway with a placeholder login, keeps every other byte of config.toml, and is idempotent', async () => {
+    const { a } = await twoAccounts();
+    const port = await freePortPair();
+    const r = await sb.run(['gateway', 'enable', '--port', String(port)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('codex-auth gateway serve');
+    const text = configText();
+    const doc = parse(text) as Record<string, any>;
+    expect(doc.chatgpt_base_url).toBe(`http://127.0.0.1:${port}/backend-api/`);
+    expect(doc.openai_base_url).toBe(`http://127.0.0.1:${port + 1}/v1`);
+    expect(doc.features).toEqual({ web_search: true, enable_request_compression: false }); // Node 20 has no zstd
+    for (const line of CONFIG.split('\n')) expect(text).toContain(line);
+    // A backup of the config, and the settings, in codex-auth's home.
+    const home = path.join(sb.codexHome, 'codex-auth');
+    const backups = fs.readdirSync(path.join(home, 'backups')).filter((f) => f.startsWith('config-'));
+    expect(backups.map((f) => fs.readFileSync(path.join(home, 'backups', f), 'utf8'))).toEqual([CONFIG]);
+    expect(fs.statSync(path.join(home, 'gateway.json')).mode & 0o777).toBe(0o600);
+    // Codex holds the placeholder: none of A's secrets, an account id of its own.
+    const held = sb.readAuth() as string;
+    for (const s of [a.tokens.access_token, a.tokens.refresh_token, a.tokens.id_token]) expect(held).not.toContain(s);
+    expect(JSON.parse(held).tokens.account_id).toMatch(/^codex-auth-gateway-/);
+    // Twice: nothing changes.
+    const again = await sb.run(['gateway', 'enable']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('already enabled');
+    expect(configText()).toBe(text);
+    expect(sb.readAuth()).toBe(held);
+  });
+
+  it('while it is on: list/status neither import the placeholder nor lose the chosen account; switch changes only the gateway\'s account; disable restores config.toml and the real login exactly', async () => {
+    const { a, b } = await twoAccounts();
+    const port = await freePortPair();
+    expect((await sb.run(['gateway', 'enable', '--port', String(port)])).code).toBe(0);
+    const held = sb.readAuth();
+    const list = await json(['list']);
+    expect(list.accounts.map((x: { email: string }) => x.email).sort()).toEqual(['a@example.com', 'b@example.com']);
+    expect(list.gateway).toEqual({ enabled: true, port, rotate: false, serving: list.active });
+    expect(list.accounts.find((x: { id: string }) => x.id === list.active).email).toBe('a@example.com');
+    const st = await sb.run(['status']);
+    expect(st.stdout).toMatch(/Gateway\s+on .*a@example\.com/);
+    expect((await json(['status'])).gateway).toMatchObject({ enabled: true, port });
+    // switch: the registry's chosen account, not Codex's files.
+    const sw = await sb.run(['switch', 'b@example.com']);
+    expect(sw.code, sw.stderr).toBe(0);
+    expect(sw.stderr).toContain('gateway now serves from');
+    expect(sb.readAuth()).toBe(held);
+    expect((await json(['list'])).accounts.find((x: { id: string }) => x.id === list.active)).toBeDefined();
+    expect((await json(['status'])).active.email).toBe('b@example.com');
+    // Nothing under CODEX_HOME holds a real secret (codex-auth's home is elsewhere in real setups).
+    for (const s of [a.tokens.refresh_token, b.tokens.refresh_token]) expect(fs.readFileSync(path.join(sb.codexHome, 'config.toml'), 'utf8') + held).not.toContain(s);
+    // disable: config.toml byte for byte, and B's real login where Codex reads it.
+    const d = await sb.run(['gateway', 'disable']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(configText()).toBe(CONFIG);
+    expect(JSON.parse(sb.readAuth() as string).tokens.refresh_token).toBe(b.tokens.refresh_token);
+    expect((await json(['list'])).gateway).toBeNull();
+    const twice = await sb.run(['gateway', 'disable']);
+    expect(twice.code).toBe(0);
+    expect(twice.stderr).toContain('not enabled');
+    expect(configText()).toBe(CONFIG);
+  });
+
+  it('disable keeps a key the user changed since enable, and says so; no config.toml before: none after', async () => {
+    await twoAccounts();
+    fs.rmSync(path.join(sb.codexHome, 'config.toml'));
+    expect((await sb.run(['gateway', 'enable', '--port', String(await freePortPair())])).code).toBe(0);
+    fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), configText().replace(/^openai_base_url = .*$/m, 'openai_base_url = "https://mine.example/v1"'));
+    const d = await sb.run(['gateway', 'disable']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/openai_base_url .*your value was kept/);
+    expect(configText()).toBe('openai_base_url = "https://mine.example/v1"\n');
+    // Without the user's change the file goes away as it came.
+    fs.rmSync(path.join(sb.codexHome, 'config.toml'));
+    expect((await sb.run(['gateway', 'enable'])).code).toBe(0);
+    expect((await sb.run(['gateway', 'disable'])).code).toBe(0);
+    expect(fs.existsSync(path.join(sb.codexHome, 'config.toml'))).toBe(false);
+  });
+
+  it('refuses without an account to serve from, changing nothing', async () => {
+    fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), CONFIG);
+    const r = await sb.run(['gateway', 'enable']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no account');
+    expect(configText()).toBe(CONFIG);
+    expect(sb.readAuth()).toBeNull();
+  });
+});
+
+describe('gateway status and doctor', () => {
+  it('not running: status says so, doctor fails with the fix; running: who serves, requests per account', async () => {
+    const { b } = await twoAccounts();
+    const port = await freePortPair();
+    expect((await sb.run(['gateway', 'enable', '--port', String(port)])).code).toBe(0);
+    const down = await json(['gateway', 'status']);
+    expect(down).toMatchObject({ enabled: true, port, listening: false, accounts: [] });
+    const doc = await sb.run(['doctor', '--json']);
+    const check = (JSON.parse(doc.stdout) as { checks: Array<{ id: string; status: string; message: string; fix: string }> }).checks.find((c) => c.id === 'gateway');
+    expect(check).toMatchObject({ status: 'fail' });
+    expect(check?.message).toContain('workspace routing discovery failed');
+    expect(check?.fix).toContain('codex-auth gateway serve');
+    const human = await sb.run(['gateway', 'status']);
+    expect(human.stderr).toContain('Not running');
+
+    expect((await sb.run(['switch', 'b@example.com'])).code).toBe(0);
+    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env, port: null });
+    expect(gw.backend).toBe(`http://127.0.0.1:${port}/backend-api/`);
+    secrets.push(gw.secret);
+    fake.setResponses(b.tokens.access_token, { text: 'hi from B' });
+    // Codex's own placeholder token is what gets it in.
+    const placeholder = JSON.parse(sb.readAuth() as string).tokens.access_token as string;
+    const res = await fetch(`${gw.model}/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${placeholder}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ model: 'gpt-5', stream: true, input: [] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    const up = await json(['gateway', 'status']);
+    expect(up).toMatchObject({ enabled: true, listening: true, error: null, serving: { label: expect.stringContaining('b@example.com') } });
+    expect(up.accounts).toEqual([{ id: expect.any(String), label: expect.stringContaining('b@example.com'), requests: 1, failovers: 0, lastError: null }]);
+    const okDoc = JSON.parse((await sb.run(['doctor', '--json'])).stdout) as { checks: Array<{ id: string; status: string }> };
+    expect(okDoc.checks.find((c) => c.id === 'gateway')?.status).toBe('ok');
+    // Without the secret: 403, and nothing reaches an account.
+    const before = fake.requests().length;
+    const denied = await fetch(`http://127.0.0.1:${port}/codex-auth/status`);
+    expect(denied.status).toBe(403);
+    expect(fake.requests().length).toBe(before);
+  });
+});
