@@ -132,16 +132,19 @@ describe('the running-Codex warning of switch (a real scan of /proc)', () => {
     fs.writeFileSync(path.join(root, 'bob.json'), JSON.stringify(bob));
     expect((await run(['import', path.join(root, 'bob.json')])).code).toBe(0);
     // Stand-ins: a program called codex; node running a script called codex.js; and a process that
-    // only mentions codex in its arguments (not Codex).
+    // only mentions codex in its arguments (not Codex). All on this CODEX_HOME (only those count),
+    // and a codex on another CODEX_HOME, which does not count either.
+    const env = { ...process.env, CODEX_HOME: codexHome };
     const bin = path.join(root, 'bin');
     fs.mkdirSync(bin);
     fs.copyFileSync('/bin/sleep', path.join(bin, 'codex'));
     fs.chmodSync(path.join(bin, 'codex'), 0o755);
     fs.writeFileSync(path.join(bin, 'codex.js'), 'setTimeout(() => {}, 30000);\n');
     const procs = [
-      spawn(path.join(bin, 'codex'), ['30'], { stdio: 'ignore' }),
-      spawn(process.execPath, [path.join(bin, 'codex.js')], { stdio: 'ignore' }),
-      spawn('/bin/sleep', ['30', 'codex'], { stdio: 'ignore' }),
+      spawn(path.join(bin, 'codex'), ['30'], { stdio: 'ignore', env }),
+      spawn(process.execPath, [path.join(bin, 'codex.js')], { stdio: 'ignore', env }),
+      spawn('/bin/sleep', ['30', 'codex'], { stdio: 'ignore', env }),
+      spawn(path.join(bin, 'codex'), ['30'], { stdio: 'ignore', env: { ...env, CODEX_HOME: path.join(root, 'other-codex-home') } }),
     ];
     try {
       await new Promise((r) => setTimeout(r, 300));
@@ -152,6 +155,7 @@ describe('the running-Codex warning of switch (a real scan of /proc)', () => {
       const pids = (/\(pid ([\d, ]+)\)/.exec(warning ?? '')?.[1] ?? '').split(', ').map(Number);
       expect(pids).toEqual(expect.arrayContaining([procs[0]?.pid, procs[1]?.pid]));
       expect(pids).not.toContain(procs[2]?.pid);
+      expect(pids).not.toContain(procs[3]?.pid);
     } finally {
       for (const p of procs) p.kill('SIGKILL');
     }
