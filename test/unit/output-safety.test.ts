@@ -1,4 +1,5 @@
 /** Output safety: the escaping and masking rules, and Output as the only writer of escape sequences. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { escapeJsonText, maskUrlCredentials, oneLine, safeText } from '../../src/domain/display.js';
 import { jsonText, Output, paletteFor, terminalText, withoutStyles } from '../../src/ui/output.js';
@@ -107,5 +108,24 @@ describe('Output', () => {
     expect(JSON.parse(stdout.data)).toEqual({ schemaVersion: 1, email: value, styled: 'ok' });
     expect(escapeJsonText(JSON.stringify('\u009b'))).toBe('"\\u009b"');
     expect(JSON.parse(jsonText({ v: value }))).toEqual({ v: value });
+  });
+
+  it('jsonText is the document with every string masked and unstyled, whether or not it takes the fast path', () => {
+    const styled = paletteFor(1).red('x');
+    // Strings that need the replacer (a URL with a password, a style) and strings that do not.
+    const str = fc.oneof(fc.string(), fc.constantFrom('http://u:pw@proxy:1', 'a://b', styled, `${styled}://`, 'plain', '', ''));
+    const doc = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, str, fc.integer(), fc.boolean(), fc.constant(null), tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 4 }),
+      object: fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 }),
+    })).value;
+    fc.assert(
+      fc.property(doc, fc.constantFrom(undefined, 2), (d, indent) => {
+        const everyString = (_k: string, v: unknown) => (typeof v === 'string' ? maskUrlCredentials(withoutStyles(v)) : v);
+        expect(jsonText(d, indent)).toBe(escapeJsonText(JSON.stringify(d, everyString, indent)));
+      }),
+      { numRuns: 300 },
+    );
+    expect(jsonText({ u: 'http://u:pw@h', s: styled })).toBe('{"u":"http://u:***@h","s":"x"}');
   });
 });
