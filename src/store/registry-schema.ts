@@ -2,74 +2,88 @@
  * registry.json: versioned, validated with zod, migrated step by step. It never holds secrets. The
  * types are the domain's (src/domain/types.ts); the end of this file checks that the schema produces
  * exactly them.
+ *
+ * Written with zod/mini, zod 4's functional API (the same schemas and parsing as `zod`'s methods,
+ * `z.nullable(x)` for `x.nullable()`): a bundle keeps only the parts a schema uses (README
+ * "Performance"). Its English messages are turned on for the errors codex-auth shows.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 
 import type * as domain from '../domain/types.js';
 import { REGISTRY_VERSION } from '../domain/types.js';
 
 export { emptyRegistry, MIGRATIONS, migrate, REGISTRY_VERSION } from './registry-defaults.js';
 
+z.config(en());
+
+const nullable = z.nullable;
+const optional = z.optional;
+/** A string that is not empty. */
+const nonEmpty = () => z.string().check(z.minLength(1));
+/** A positive whole number: anything else is dropped (undefined), never a reason to refuse the file. */
+const positiveIntOrDropped = () => z.catch(optional(z.int().check(z.positive())), undefined);
+
 const Window = z.object({
   usedPercent: z.number(),
   /** ISO time the window resets, or null when unknown. */
-  resetsAt: z.string().nullable(),
-  windowMinutes: z.number().nullable().optional(),
+  resetsAt: nullable(z.string()),
+  windowMinutes: optional(nullable(z.number())),
 });
 
 export const UsageSnapshot = z.looseObject({
-  fiveHour: Window.nullable(),
-  weekly: Window.nullable(),
+  fiveHour: nullable(Window),
+  weekly: nullable(Window),
   fetchedAt: z.string(),
   /** Where the numbers came from: the usage API or a session log. */
   source: z.enum(['api', 'session']),
   /** A short reason when the last refresh failed (`401`, `timeout`), else absent. */
-  error: z.string().nullable().optional(),
+  error: optional(nullable(z.string())),
 });
 
 export const SecretRef = z.object({
   store: z.enum(['file', 'keyring']),
-  ref: z.string().min(1),
+  ref: nonEmpty(),
 });
 
 export const Account = z.looseObject({
-  id: z.string().min(1),
+  id: nonEmpty(),
   /**
    * The account's stable number, shown by `list` and accepted as a QUERY: given at creation, kept
    * until the account is removed, never reused. Absent in registries written before numbers; an
    * invalid one is dropped here and a new one given on load (src/domain/view.ts stableNumbers).
    */
-  number: z.number().int().positive().optional().catch(undefined),
+  number: positiveIntOrDropped(),
   kind: z.enum(['chatgpt', 'apikey']),
-  email: z.string().nullable(),
-  alias: z.string().nullable(),
+  email: nullable(z.string()),
+  alias: nullable(z.string()),
   plan: z.string(),
   /** ChatGPT: user and workspace ids; workspace title when the token names it. */
-  chatgptUserId: z.string().nullable().optional(),
-  chatgptAccountId: z.string().nullable().optional(),
-  workspaceTitle: z.string().nullable().optional(),
+  chatgptUserId: optional(nullable(z.string())),
+  chatgptAccountId: optional(nullable(z.string())),
+  workspaceTitle: optional(nullable(z.string())),
   /** API key: the masked key and the /v1/me identity. */
-  keyMask: z.string().nullable().optional(),
-  meId: z.string().nullable().optional(),
-  name: z.string().nullable().optional(),
+  keyMask: optional(nullable(z.string())),
+  meId: optional(nullable(z.string())),
+  name: optional(nullable(z.string())),
   secret: SecretRef,
   /** What the stored snapshot is, without the secret: for "is the live file newer?". */
-  snapshot: z.object({ lastRefresh: z.string().nullable(), fingerprint: z.string() }),
-  accessTokenExpiresAt: z.number().nullable().optional(),
+  snapshot: z.object({ lastRefresh: nullable(z.string()), fingerprint: z.string() }),
+  accessTokenExpiresAt: optional(nullable(z.number())),
   addedAt: z.string(),
   updatedAt: z.string(),
-  lastActivityAt: z.string().nullable(),
-  usage: UsageSnapshot.nullable().optional(),
+  lastActivityAt: nullable(z.string()),
+  usage: optional(nullable(UsageSnapshot)),
   /** Set when the login is gone (refresh token expired, reused, revoked): the reason. */
-  loginRequired: z.string().nullable().optional(),
+  loginRequired: optional(nullable(z.string())),
   /** Hashes of refresh tokens this account rotated away: never sent again. */
-  rotatedRefreshTokens: z.array(z.string()).optional(),
+  rotatedRefreshTokens: optional(z.array(z.string())),
 });
 
 export const FallbackConfig = z.looseObject({
   enabled: z.boolean(),
-  keyId: z.string().nullable(),
-  threshold: z.number().min(1).max(100),
+  keyId: nullable(z.string()),
+  threshold: z.number().check(z.gte(1), z.lte(100)),
   rotate: z.boolean(),
   switchBack: z.boolean(),
 });
@@ -92,25 +106,22 @@ export const LiveFile = z.looseObject({
 
 export const Registry = z.looseObject({
   version: z.literal(REGISTRY_VERSION),
-  activeId: z.string().nullable(),
-  previousId: z.string().nullable(),
+  activeId: nullable(z.string()),
+  previousId: nullable(z.string()),
   /** When the active account became active (session-log events before it belong to another). */
-  activeSince: z.string().nullable().default(null),
+  activeSince: z._default(nullable(z.string()), null),
   accounts: z.array(Account),
   /** The next account number to give: above every number ever given, so removed ones are not reused. */
-  nextNumber: z.number().int().positive().optional().catch(undefined),
+  nextNumber: positiveIntOrDropped(),
   /** Accounts the user removed while they were Codex's live login: sync does not re-add them. */
-  removedLiveIds: z.array(z.string()).default([]),
+  removedLiveIds: z._default(z.array(z.string()), []),
   fallback: FallbackConfig,
   /** Automatic-fallback state; null when no fallback is in effect. */
-  fallbackState: z
-    .object({ fromId: z.string(), toId: z.string(), reason: z.string(), since: z.string(), until: z.string().nullable() })
-    .nullable()
-    .default(null),
+  fallbackState: z._default(nullable(z.object({ fromId: z.string(), toId: z.string(), reason: z.string(), since: z.string(), until: nullable(z.string()) })), null),
   /** Usage-limit errors seen (session logs, run), attributed to the account active at the time. */
-  limitEvents: z.array(z.object({ accountId: z.string(), at: z.string(), resetsAt: z.string().nullable() })).default([]),
+  limitEvents: z._default(z.array(z.object({ accountId: z.string(), at: z.string(), resetsAt: nullable(z.string()) })), []),
   /** The record of Codex's auth.json (above); absent in registries written before it existed. */
-  liveFile: LiveFile.nullable().optional().catch(null),
+  liveFile: z.catch(optional(nullable(LiveFile)), null),
 });
 
 export type UsageSnapshot = domain.UsageSnapshot;
