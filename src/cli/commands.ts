@@ -178,10 +178,11 @@ const commands: CommandSpec[] = [
         description: "point Codex at the gateway: base URLs in config.toml (backed up), a placeholder login instead of the real one",
         options: [
           { long: 'port', value: 'n', description: 'port of the ChatGPT-backend origin; the model origin uses n+1 (default 47310)' },
-          { long: 'rotate', description: 'let other ChatGPT accounts serve when the chosen one is exhausted, before the API key (without it: only the chosen account, then the key)' },
+          { long: 'rotate', description: 'let other ChatGPT accounts serve when the chosen one is exhausted, before the API key (the setting is kept until changed; off at first)' },
+          { long: 'no-rotate', description: 'turn that off: only the chosen account, then the API key' },
           json,
         ],
-        examples: ['codex-auth gateway enable', 'codex-auth gateway enable --port 48000', 'codex-auth gateway enable --rotate'],
+        examples: ['codex-auth gateway enable', 'codex-auth gateway enable --port 48000', 'codex-auth gateway enable --rotate', 'codex-auth gateway enable --no-rotate'],
         needs: [...SERVICES, 'ctx', 'out'],
         load: async () => (await import('../commands/gateway.js')).gatewayEnable,
       }),

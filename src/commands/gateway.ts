@@ -21,7 +21,7 @@ export async function gatewayEnable(app: Needs, _args: unknown, opts: EnableOpti
   const port = opts.port === undefined ? undefined : parsePort(opts.port, 0);
   if (port === 0) throw usageError('invalid_port', '--port must be a port number from 1 to 65534 for "gateway enable" (Codex needs to know it).');
   const { enableGateway, gatewayUrls } = await import('../gateway/setup.js');
-  const r = await enableGateway(app, { ...(port !== undefined ? { port } : {}), rotate: opts.rotate === true });
+  const r = await enableGateway(app, { ...(port !== undefined ? { port } : {}), ...(opts.rotate !== undefined ? { rotate: opts.rotate } : {}) });
   const urls = gatewayUrls(r.settings.port);
   if (app.out.json) {
     app.out.document({

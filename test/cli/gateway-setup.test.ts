@@ -145,6 +145,21 @@ describe('gateway enable / disable', () => {
     expect(fs.existsSync(path.join(sb.codexHome, 'config.toml'))).toBe(false);
   });
 
+  it('enable keeps the rotation setting unless --rotate or --no-rotate is given', async () => {
+    await twoAccounts();
+    const port = String(await freePortPair());
+    expect(await json(['gateway', 'enable', '--port', port])).toMatchObject({ rotate: false });
+    expect(await json(['gateway', 'enable', '--rotate'])).toMatchObject({ rotate: true, changed: true });
+    // Again without the flag: still on, nothing changed.
+    expect(await json(['gateway', 'enable'])).toMatchObject({ rotate: true, changed: false });
+    expect(await json(['gateway', 'status'])).toMatchObject({ rotate: true });
+    expect(await json(['gateway', 'enable', '--no-rotate'])).toMatchObject({ rotate: false, changed: true });
+    expect(await json(['gateway', 'enable'])).toMatchObject({ rotate: false, changed: false });
+    const both = await sb.run(['gateway', 'enable', '--rotate', '--no-rotate']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('use either --rotate or --no-rotate');
+  });
+
   it('refuses without an account to serve from, changing nothing', async () => {
     fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), CONFIG);
     const r = await sb.run(['gateway', 'enable']);
