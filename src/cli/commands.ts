@@ -171,7 +171,7 @@ const commands: CommandSpec[] = [
   {
     name: 'gateway',
     description: 'keep Codex working through a usage limit inside the running session (a loopback gateway)',
-    examples: ['codex-auth gateway enable', 'codex-auth gateway serve', 'codex-auth gateway status', 'codex-auth gateway disable'],
+    examples: ['codex-auth gateway enable', 'codex-auth gateway serve', 'codex-auth gateway install-service', 'codex-auth gateway status', 'codex-auth gateway disable'],
     subcommands: [
       defineCommand({
         name: 'enable',
@@ -212,6 +212,22 @@ const commands: CommandSpec[] = [
         examples: ['codex-auth gateway serve', 'codex-auth gateway serve --port 0 --json'],
         needs: [...SERVICES, 'ctx', 'out'],
         load: async () => (await import('../commands/gateway.js')).gatewayServe,
+      }),
+      defineCommand({
+        name: 'install-service',
+        description: 'run "gateway serve" as a per-user service: a systemd user unit (Linux) or LaunchAgent (macOS)',
+        options: [json],
+        examples: ['codex-auth gateway install-service', 'codex-auth gateway install-service --json'],
+        needs: ['ctx', 'env', 'opts', 'out', 'paths'],
+        load: async () => (await import('../commands/gateway.js')).gatewayInstallService,
+      }),
+      defineCommand({
+        name: 'uninstall-service',
+        description: 'remove that service (stop it with the command it prints)',
+        options: [json],
+        examples: ['codex-auth gateway uninstall-service'],
+        needs: ['ctx', 'env', 'opts', 'out', 'paths'],
+        load: async () => (await import('../commands/gateway.js')).gatewayUninstallService,
       }),
     ],
   },
