@@ -145,6 +145,32 @@ describe('gateway enable / disable', () => {
     expect(fs.existsSync(path.join(sb.codexHome, 'config.toml'))).toBe(false);
   });
 
+  it('a real login put in while it is on ("codex login"): doctor says so with the fix, sync saves the login, enable gives Codex the placeholder again', async () => {
+    await twoAccounts();
+    expect((await sb.run(['gateway', 'enable', '--port', String(await freePortPair())])).code).toBe(0);
+    const checks = async () => (JSON.parse((await sb.run(['doctor', '--json'])).stdout) as { checks: Array<{ id: string; status: string; message: string; fix: string }> }).checks;
+    expect((await checks()).find((c) => c.id === 'gateway_login')).toBeUndefined();
+    const c = account('c');
+    sb.writeAuth(c); // what "codex login" writes
+    const found = (await checks()).find((x) => x.id === 'gateway_login');
+    expect(found).toMatchObject({ status: 'fail' });
+    expect(found?.message).toContain('Codex holds a real login instead of its placeholder');
+    expect(found?.fix).toContain('codex-auth gateway enable');
+    const human = await sb.run(['doctor']);
+    expect(human.stdout).toContain('Gateway login');
+    // Sync saves it like any real login.
+    const list = await json(['list']);
+    expect(list.accounts.map((x: { email: string }) => x.email).sort()).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+    expect(JSON.parse(sb.readAuth() as string).tokens.refresh_token).toBe(c.tokens.refresh_token); // not touched by list
+    // enable again: the placeholder back, the new login serving.
+    const e = await json(['gateway', 'enable']);
+    expect(e).toMatchObject({ changed: true, chosen: { email: 'c@example.com' } });
+    const held = sb.readAuth() as string;
+    for (const s of [c.tokens.access_token, c.tokens.refresh_token]) expect(held).not.toContain(s);
+    expect(JSON.parse(held).tokens.account_id).toMatch(/^codex-auth-gateway-/);
+    expect((await checks()).find((x) => x.id === 'gateway_login')).toBeUndefined();
+  });
+
   it('enable keeps the rotation setting unless --rotate or --no-rotate is given', async () => {
     await twoAccounts();
     const port = String(await freePortPair());

@@ -127,6 +127,31 @@ describe('gateway serve', () => {
     expect(fake.requests()).toEqual([]);
   });
 
+  it('a real login sent by Codex (after "codex login" while the gateway is on) gets a 403 that says how to fix it, without echoing it', async () => {
+    const a = await accountA();
+    gw = await startGateway();
+    const messages: string[] = [];
+    for (const authorization of [`Bearer ${a.tokens.access_token}`, 'Bearer sk-proj-a-real-key']) {
+      const r = await fetch(`${gw.model}/responses`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: BODY });
+      expect(r.status).toBe(403);
+      const body = (await r.json()) as { error: { message: string } };
+      messages.push(body.error.message);
+      expect(body.error.message).toContain('Codex holds a real login instead of the gateway\'s placeholder');
+      expect(body.error.message).toContain('Run "codex-auth gateway enable" again');
+      expect(JSON.stringify(body)).not.toContain(authorization.slice(7));
+      const u = await fetch(`${gw.backend}wham/accounts/check`, { headers: { authorization } });
+      expect(u.status).toBe(403);
+      expect(await u.text()).toContain('codex-auth gateway enable');
+    }
+    // Another installation's placeholder, and no credentials at all, are told apart.
+    const other = `Bearer ${makeJwt({ 'https://codex-auth.invalid/gateway': { secret: 'not-the-secret-not-the-secret-00' } })}`;
+    const r = await fetch(`${gw.model}/responses`, { method: 'POST', headers: { authorization: other, 'content-type': 'application/json' }, body: BODY });
+    expect(((await r.json()) as { error: { message: string } }).error.message).toContain('placeholder login of another codex-auth installation');
+    const none = await fetch(`${gw.model}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
+    expect(((await none.json()) as { error: { message: string } }).error.message).toContain('is Codex set up with "codex-auth gateway enable"?');
+    expect(fake.requests()).toEqual([]);
+  });
+
   it('passes a model request through unchanged except its credentials, and streams the answer back', async () => {
     const a = await accountA();
     gw = await startGateway();

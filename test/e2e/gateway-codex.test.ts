@@ -174,4 +174,28 @@ describe.skipIf(!codexAvailable())('the real Codex through the gateway', () => {
     expect(fake.requests({ bearer: key, path: '/v1/responses' }).length).toBeGreaterThan(0);
     expect(gw.lines().some((l) => l.event === 'failover')).toBe(true);
   });
+
+  it('a real login put in while the gateway is on ("codex login"): Codex shows the 403 with the fix, sync saves the login, doctor says it, gateway enable puts the placeholder back', async () => {
+    const { sb, gw, codexSb } = await setup('gwl');
+    const b = fake.addChatgptAccount({ email: 'gwl-new@example.com', userId: 'user-gwl-new', accountId: 'acc-gwl-new' });
+    secrets.push(b.tokens.access_token, b.tokens.refresh_token);
+    sb.writeAuth(b); // what "codex login" writes
+    const before = fake.requests().length;
+    const r = await exec(gw, codexSb, 'say hi');
+    expect(r.code).not.toBe(0);
+    // Codex shows the gateway's words, with the fix.
+    expect(`${r.stdout}${r.stderr}`).toMatch(/403 Forbidden: codex-auth gateway: .*Codex holds a real login.*Run "codex-auth gateway enable" again/);
+    expect(fake.requests().length).toBe(before); // the real token went nowhere
+    const doctor = await sb.run(['doctor', '--json']);
+    expect(JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'gateway_login')).toMatchObject({ status: 'fail', fix: expect.stringContaining('codex-auth gateway enable') });
+    // The fix: enable again (it saves the new login into its account first), and Codex works, served by it.
+    const e = await sb.run(['gateway', 'enable', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout)).toMatchObject({ changed: true, chosen: { email: 'gwl-new@example.com' } });
+    fake.setResponses(b.tokens.access_token, { text: 'served by the new login' });
+    const again = await exec(gw, codexSb, 'say hi');
+    expect(again.code, explain(again)).toBe(0);
+    expect(again.stdout).toContain('served by the new login');
+    expect(fake.requests({ bearer: b.tokens.access_token, path: '/backend-api/codex/responses' }).length).toBeGreaterThan(0);
+  });
 });
