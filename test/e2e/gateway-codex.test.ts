@@ -172,14 +172,40 @@ describe.skipIf(!codexAvailable())('the real Codex through the gateway', () => {
   });
 
   it('(d) everything exhausted: Codex prints its usage-limit message with the earliest reset', async () => {
-    const { a, key, gw, codexSb } = await setup('gwd');
-    const reset = nowSeconds() + 2 * 3600;
-    fake.setResponses(a.tokens.access_token, { usageLimit: { resetsAt: reset } });
+    const { sb, a, key, codexSb } = await setup('gwd');
+    // With rotation on, another ChatGPT account (B) serves before the key; B lifts first, A (the chosen
+    // one, tried first) and the key (tried last, whose answer Codex gets) later.
+    const b = fake.addChatgptAccount({ email: 'gwd-b@example.com', userId: 'user-gwd-b', accountId: 'acc-gwd-b' });
+    secrets.push(b.tokens.access_token, b.tokens.refresh_token);
+    const bFile = path.join(sb.root, 'b-auth.json');
+    fs.writeFileSync(bFile, JSON.stringify(b), { mode: 0o600 });
+    for (const args of [['import', bFile], ['gateway', 'enable', '--rotate']]) {
+      const r = await sb.run(args);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const early = nowSeconds() + 2 * 3600;
+    const late = early + 3600;
+    fake.setResponses(a.tokens.access_token, { usageLimit: { resetsAt: late } });
+    fake.setResponses(b.tokens.access_token, { usageLimit: { resetsAt: early } });
     fake.removeApiKey(key);
-    fake.setResponses(key, { usageLimit: { resetsAt: reset + 3600 } });
-    const r = await exec(gw, codexSb, 'say hi');
+    fake.setResponses(key, { usageLimit: { resetsAt: late + 3600 } });
+    const r = await runCodex(['exec', '--skip-git-repo-check', 'say hi'], { ...codexSb, env: { TZ: 'UTC' }, timeoutMs: 90_000 });
+    transcript.push(r.stdout, r.stderr);
     expect(r.code).toBe(1);
-    expect(`${r.stdout}${r.stderr}`).toMatch(/usage limit/i);
+    const shown = `${r.stdout}${r.stderr}`;
+    expect(shown).toMatch(/usage limit/i);
+    // "… try again at 4:59 PM." (Codex's local time: TZ=UTC here).
+    const clock = (sec: number) => {
+      const d = new Date(sec * 1000);
+      const h = d.getUTCHours();
+      return `${h % 12 === 0 ? 12 : h % 12}:${String(d.getUTCMinutes()).padStart(2, '0')} ${h < 12 ? 'AM' : 'PM'}`;
+    };
+    expect(shown, explain(r)).toContain(`try again at ${clock(early)}`);
+    expect(shown).not.toContain(clock(late));
+    // All three were asked, in the gateway's order.
+    for (const [bearer, p] of [[a.tokens.access_token, '/backend-api/codex/responses'], [b.tokens.access_token, '/backend-api/codex/responses'], [key, '/v1/responses']] as const) {
+      expect(fake.requests({ bearer, path: p }).length, p).toBeGreaterThan(0);
+    }
   });
 
   it('(f) gateway disable restores config.toml and the real login exactly', async () => {
