@@ -245,6 +245,46 @@ describe('gateway serve', () => {
     expect(reg.limitEvents).toEqual([expect.objectContaining({ accountId: 'chatgpt::user-a::acc-a', resetsAt: new Date(resetsAt * 1000).toISOString() })]);
   });
 
+  it("honours the gateway's own rotate setting, not fallback's: on, another ChatGPT account serves before the key; off, the key", async () => {
+    const a = await accountA();
+    const b = fake.addChatgptAccount({ email: 'b@example.com', userId: 'user-b', accountId: 'acc-b' });
+    secrets.push(b.tokens.access_token, b.tokens.refresh_token);
+    const bFile = path.join(sb.root, 'b.json');
+    fs.writeFileSync(bFile, JSON.stringify(b), { mode: 0o600 });
+    expect((await sb.run(['import', bFile])).code).toBe(0);
+    const key = await withKey(); // fallback's own rotation: off (--no-rotate)
+    fake.setResponses(a.tokens.access_token, { usageLimit: { resetsAt: nowSeconds() + 7200 } });
+    fake.setResponses(b.tokens.access_token, { text: 'from B' });
+    fake.setResponses(key, { text: 'from the key' });
+    const settingsFile = path.join(sb.codexHome, 'codex-auth', 'gateway.json');
+    const setRotate = (rotate: boolean) => {
+      const doc = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(settingsFile, JSON.stringify({ ...doc, rotate }), { mode: 0o600 });
+    };
+    gw = await startGateway();
+    const count = () => ({
+      a: fake.requests({ bearer: a.tokens.access_token, path: '/backend-api/codex/responses' }).length,
+      b: fake.requests({ bearer: b.tokens.access_token, path: '/backend-api/codex/responses' }).length,
+      key: fake.requests({ bearer: key, path: '/v1/responses' }).length,
+    });
+    // On: A's limit, then B, not the key.
+    setRotate(true);
+    const on = await post(gw);
+    expect(on.status).toBe(200);
+    expect(await on.text()).toContain('from B');
+    expect(count()).toEqual({ a: 1, b: 1, key: 0 });
+    // Off (the default): neither B nor A (exhausted); the key.
+    setRotate(false);
+    const off = await post(gw);
+    expect(off.status).toBe(200);
+    expect(await off.text()).toContain('from the key');
+    expect(count()).toEqual({ a: 1, b: 1, key: 1 });
+    // With fallback's rotation on but the gateway's off: still the key.
+    expect((await sb.run(['fallback', 'enable'])).code).toBe(0);
+    expect((await post(gw)).status).toBe(200);
+    expect(count()).toEqual({ a: 1, b: 1, key: 2 });
+  });
+
   it('fails over on a usage-limit error event inside a 200 stream before any output', async () => {
     const a = await accountA();
     await withKey();
