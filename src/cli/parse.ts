@@ -150,9 +150,15 @@ export function parseCommandLine(argv: readonly string[], program: ProgramSpec):
   if (typeof values['codex-home'] === 'string') global.codexHome = values['codex-home'];
 
   const opts: Record<string, string | boolean> = {};
-  for (const o of leaf.options ?? []) {
-    if (isNegation(o)) opts[optionKey(o)] = values[o.long] !== true;
-    else {
+  const own = leaf.options ?? [];
+  for (const o of own) {
+    if (isNegation(o)) {
+      const positive = own.find((p) => p.long === o.long.slice(3) && !p.value);
+      if (!positive) opts[optionKey(o)] = values[o.long] !== true;
+      else if (values[o.long] === true && values[positive.long] === true) throw new UsageError(`use either --${positive.long} or --${o.long}, not both`);
+      else if (values[o.long] === true) opts[optionKey(o)] = false;
+      // A flag declared with its negation: set only when one of them is given.
+    } else {
       const v = values[o.long];
       if (v !== undefined) opts[optionKey(o)] = v;
     }

@@ -21,11 +21,18 @@ type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capita
 /** The key an option sets: `--no-rotate` → `rotate`. */
 type OptionKey<L extends string> = Camel<L extends `no-${infer R}` ? R : L>;
 
-/** The options object a handler gets for these option specs: strings for valued options, booleans for flags; a negation is always set. */
+/** The long flags of these option specs. */
+type Longs<O extends readonly OptionSpec[]> = O[number]['long'];
+
+/**
+ * The options object a handler gets for these option specs: strings for valued options, booleans for
+ * flags; a lone negation (`--no-rotate`) is always set (true unless given), while a flag declared with
+ * its negation (`--rotate` and `--no-rotate`) is true, false, or absent when neither is given.
+ */
 export type OptionsOf<O extends readonly OptionSpec[]> = {
   [K in O[number] as K['long'] extends `no-${string}` ? never : OptionKey<K['long']>]?: K extends { value: string } ? string : boolean;
 } & {
-  [K in O[number] as K['long'] extends `no-${string}` ? OptionKey<K['long']> : never]: boolean;
+  [K in O[number] as K['long'] extends `no-${infer R}` ? (R extends Longs<O> ? never : OptionKey<K['long']>) : never]: boolean;
 };
 
 /** The arguments object a handler gets: by camel-cased name; a list when variadic (possibly empty), else a string (undefined when optional and absent). */
@@ -54,7 +61,11 @@ export interface ArgSpec {
 }
 
 export interface OptionSpec {
-  /** The long flag without dashes: `refresh` is `--refresh`. A `no-` prefix declares a negation. */
+  /**
+   * The long flag without dashes: `refresh` is `--refresh`. A `no-` prefix declares a negation: alone,
+   * its key is always set (true unless the negation is given); declared beside the flag it negates
+   * (`rotate` and `no-rotate`), the key is set only when one of the two is given.
+   */
   long: string;
   short?: string;
   /** The value's placeholder (`--alias <name>`); absent for a flag. */

@@ -1,6 +1,7 @@
 /**
- * Running `codex-auth watch` as a per-user service: a systemd user unit (Linux) or a LaunchAgent
- * (macOS). We write and remove the files and print the commands; we never drive the service manager.
+ * Running `codex-auth watch` or `codex-auth gateway serve` as a per-user service: a systemd user unit
+ * (Linux) or a LaunchAgent (macOS). We write and remove the files and print the commands; we never
+ * drive the service manager.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -8,7 +9,12 @@ import path from 'node:path';
 import { CliError } from '../errors.js';
 import { atomicWriteFile } from '../store/atomic.js';
 
+/** What the service runs: `watch` (the fallback policy) or `gateway` (`gateway serve`). */
+export type ServiceKind = 'watch' | 'gateway';
+
 export interface ServiceSpec {
+  /** Default `watch`. */
+  kind?: ServiceKind;
   platform: NodeJS.Platform;
   home: string;
   env: NodeJS.ProcessEnv;
@@ -17,8 +23,15 @@ export interface ServiceSpec {
   codexHome: string;
   /** True when CODEX_HOME is not the default (~/.codex): the service name gets a suffix. */
   customHome: boolean;
+  /** watch's --interval (ignored for the gateway). */
   interval: number | null;
 }
+
+const KINDS: Record<ServiceKind, { what: string; description: string; restartSec: number }> = {
+  watch: { what: 'codex-auth watch', description: 'codex-auth watch: automatic account fallback for the Codex CLI', restartSec: 30 },
+  // Codex cannot reach OpenAI without it: back soon after a crash.
+  gateway: { what: 'codex-auth gateway serve', description: 'codex-auth gateway: keeps Codex working through a usage limit (loopback only)', restartSec: 5 },
+};
 
 export interface ServiceFiles {
   name: string;
@@ -35,8 +48,8 @@ export interface ServiceFiles {
 }
 
 /**
- * The environment `watch` depends on, passed to the service so that it watches the same registry
- * (CODEX_AUTH_HOME), through the same proxy, as a `watch` run from this shell. CODEX_HOME goes on
+ * The environment `watch` (and the gateway) depends on, passed to the service so that it uses the same
+ * registry (CODEX_AUTH_HOME), through the same proxy, as one run from this shell. CODEX_HOME goes on
  * the command line (--codex-home). Proxy URLs may hold a password: whatever holds these is 0600.
  */
 const PASS_ENV = [
@@ -75,6 +88,7 @@ function suffix(spec: ServiceSpec): string {
 }
 
 function argv(spec: ServiceSpec): string[] {
+  if (spec.kind === 'gateway') return [...spec.launcher, '--codex-home', spec.codexHome, 'gateway', 'serve'];
   return [...spec.launcher, '--codex-home', spec.codexHome, 'watch', ...(spec.interval ? ['--interval', String(spec.interval)] : [])];
 }
 
@@ -93,22 +107,24 @@ function xmlEscape(s: string): string {
 }
 
 export function serviceFiles(spec: ServiceSpec): ServiceFiles {
+  const kind = spec.kind ?? 'watch';
+  const k = KINDS[kind];
   if (spec.platform === 'linux') {
-    const name = `codex-auth-watch${suffix(spec)}.service`;
+    const name = `codex-auth-${kind}${suffix(spec)}.service`;
     const dir = path.join(spec.env.XDG_CONFIG_HOME || path.join(spec.home, '.config'), 'systemd', 'user');
     // The environment goes to a 0600 EnvironmentFile beside the unit, not into the unit: a unit file is
     // meant to be world-readable (systemd warns about one that is not), Environment= lines would be
     // shown by "systemctl --user show"/"cat" and go through %-specifier expansion (a percent-encoded
     // proxy password would break the unit), while an EnvironmentFile is read only when the service starts.
-    const envFile = path.join(dir, `codex-auth-watch${suffix(spec)}.env`);
+    const envFile = path.join(dir, `codex-auth-${kind}${suffix(spec)}.env`);
     const envContent = [
-      '# The environment of codex-auth watch, written by "codex-auth watch --install-service" (0600: a proxy URL may hold a password).',
+      `# The environment of ${k.what}, written by "${kind === 'gateway' ? 'codex-auth gateway install-service' : 'codex-auth watch --install-service'}" (0600: a proxy URL may hold a password).`,
       ...passedEnv(spec).map(([k, v]) => `${k}=${envFileQuote(v)}`),
       '',
     ].join('\n');
     const content = [
       '[Unit]',
-      'Description=codex-auth watch: automatic account fallback for the Codex CLI',
+      `Description=${k.description}`,
       'After=network-online.target',
       '',
       '[Service]',
@@ -116,7 +132,7 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
       `ExecStart=${argv(spec).map(systemdQuote).join(' ')}`,
       `EnvironmentFile=-${envFile.replace(/%/g, '%%')}`,
       'Restart=on-failure',
-      'RestartSec=30',
+      `RestartSec=${k.restartSec}`,
       '',
       '[Install]',
       'WantedBy=default.target',
@@ -134,7 +150,7 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
     };
   }
   if (spec.platform === 'darwin') {
-    const label = `com.codex-auth.watch${suffix(spec)}`;
+    const label = `com.codex-auth.${kind}${suffix(spec)}`;
     const file = path.join(spec.home, 'Library', 'LaunchAgents', `${label}.plist`);
     const log = path.join(spec.home, 'Library', 'Logs', `${label}.log`);
     const content = [
@@ -179,7 +195,8 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
       stop: [`launchctl bootout gui/$(id -u) "${file}"`],
     };
   }
-  throw new CliError('unsupported_platform', `--install-service supports Linux (systemd) and macOS (launchd), not ${spec.platform}. Run "codex-auth watch" from your own scheduler instead.`);
+  const how = kind === 'gateway' ? '"gateway install-service"' : '--install-service';
+  throw new CliError('unsupported_platform', `${how} supports Linux (systemd) and macOS (launchd), not ${spec.platform}. Run "${k.what}" from your own scheduler instead.`);
 }
 
 export function installService(spec: ServiceSpec): ServiceFiles {

@@ -48,6 +48,7 @@ const TITLES: Record<string, string> = {
   orphaned_secrets: 'Orphaned secrets',
   stale_locks: 'Locks',
   gateway: 'Gateway',
+  gateway_login: 'Gateway login',
 };
 
 /** Variables that make Codex use an API key instead of the active account. Values are never shown. */
@@ -243,6 +244,8 @@ interface StoreDeps {
   reg: Registry | null;
   keyringOk: () => Promise<KeyringProbeResult>;
   readCodexEntry: () => Promise<string | null>;
+  /** Set to the credentials Codex reads (null: none) once the check knows them. */
+  live?: { text: string | null };
 }
 
 async function checkCredentialStore(d: StoreDeps): Promise<Check> {
@@ -261,6 +264,7 @@ async function checkCredentialStore(d: StoreDeps): Promise<Check> {
     fileText = null;
   }
   const fromFile = (prefix: string): Check => {
+    d.live = { text: fileText };
     if (fileText === null) return warn(id, `${prefix}: ${paths.authJson} does not exist, so Codex is not logged in`, notLoggedIn);
     const p = parseLive(fileText, paths.authJson, d.reg);
     if (!p.ok) return fail(id, `${prefix}: ${p.message}, so Codex cannot use it`, `${notLoggedIn === 'codex-auth login' ? 'codex login' : notLoggedIn} to write good credentials`);
@@ -291,9 +295,11 @@ async function checkCredentialStore(d: StoreDeps): Promise<Check> {
       }
       if (entry === null) {
         if (cfg.credentialStore === 'auto') return fromFile(`${mode}, no keyring entry`);
+        d.live = { text: null };
         const extra = fileText !== null ? `; ${paths.authJson} exists but Codex ignores it in keyring mode` : '';
         return warn(id, `${mode}: no "Codex Auth" keyring entry for this CODEX_HOME, so Codex is not logged in${extra}`, notLoggedIn);
       }
+      d.live = { text: entry };
       const p = parseLive(entry, 'Codex\'s keyring entry', d.reg);
       if (!p.ok) return fail(id, `${mode}: ${p.message}, so Codex cannot use it`, `${notLoggedIn} to write good credentials`);
       if (fileText !== null) {
@@ -640,7 +646,7 @@ export async function runChecks(app: Needs): Promise<Check[]> {
   const reg = regRead.kind === 'ok' ? regRead.registry : null;
   const now = app.now().getTime();
 
-  const credentialStore = await checkCredentialStore({
+  const storeDeps: StoreDeps = {
     paths,
     config,
     reg,
@@ -649,7 +655,8 @@ export async function runChecks(app: Needs): Promise<Check[]> {
       const { KeyringLiveCredentials } = await import('../store/live-keyring.js');
       return new KeyringLiveCredentials(paths, { env: app.env, backend: await backend(), timeoutMs, platform: app.ctx.platform }).read();
     },
-  });
+  };
+  const credentialStore = await checkCredentialStore(storeDeps);
   const probeResult = await probed;
   const { FileSecretStore } = await import('../store/secrets.js');
   const fileStore = new FileSecretStore(paths.accountsDir);
@@ -673,24 +680,42 @@ export async function runChecks(app: Needs): Promise<Check[]> {
     registry,
     checkOrphans(paths, regRead, now),
     await locks,
-    ...(await checkGateway(paths.home, app.now())),
+    ...(await checkGateway(paths.home, app.now(), storeDeps.live)),
   ];
 }
 
-/** Only when `gateway enable` set Codex up for it: is it running? (Codex cannot work without it.) */
-async function checkGateway(home: string, now: Date): Promise<Check[]> {
+/**
+ * Only when `gateway enable` set Codex up for it: is it running? (Codex cannot work without it.) And
+ * does Codex hold the placeholder login (`live`: what it reads, when known)? After a "codex login"
+ * it holds a real one, which the gateway refuses (403).
+ */
+async function checkGateway(home: string, now: Date, live: { text: string | null } | undefined): Promise<Check[]> {
   const { peekGatewaySettings } = await import('../gateway/peek.js');
   const settings = peekGatewaySettings(home);
   if (!settings?.enabled) return [];
   const { probeGateway } = await import('../gateway/setup.js');
+  const { isPlaceholderText } = await import('../gateway/detect.js');
+  const login: Check[] = [];
+  if (live && !isPlaceholderText(live.text)) {
+    login.push(
+      fail(
+        'gateway_login',
+        live.text === null
+          ? "the gateway is on, but Codex holds no login (it needs the gateway's placeholder)"
+          : 'the gateway is on, but Codex holds a real login instead of its placeholder ("codex login" while the gateway was on?): the gateway refuses it (403), so Codex cannot work',
+        "codex-auth gateway enable (saves Codex's login into its account in codex-auth and gives Codex the placeholder again)",
+      ),
+    );
+  }
   const p = await probeGateway(settings, now);
-  if (p.status) return [ok('gateway', `enabled and running on 127.0.0.1:${settings.port} (serving from ${p.status.serving?.label ?? p.status.chosen?.label ?? 'nobody yet'})`)];
+  if (p.status) return [ok('gateway', `enabled and running on 127.0.0.1:${settings.port} (serving from ${p.status.serving?.label ?? p.status.chosen?.label ?? 'nobody yet'})`), ...login];
   return [
     fail(
       'gateway',
       `enabled in config.toml but not running (${p.error ?? 'no answer'}): Codex fails with "workspace routing discovery failed"`,
-      'start it: codex-auth gateway serve (in a terminal you keep open), or go back to direct logins: codex-auth gateway disable',
+      'start it: codex-auth gateway serve (in a terminal you keep open, or as a service: codex-auth gateway install-service), or go back to direct logins: codex-auth gateway disable',
     ),
+    ...login,
   ];
 }
 

@@ -1,8 +1,10 @@
 /**
- * `codex-auth gateway serve`: the in-session fallback gateway (src/gateway/), in the foreground on
- * 127.0.0.1 until Ctrl-C / SIGTERM. One line per listening origin and per change of serving
- * account (JSON lines with --json).
+ * `codex-auth gateway …`: the in-session fallback gateway (src/gateway/). `serve` runs it in the
+ * foreground on 127.0.0.1 until Ctrl-C / SIGTERM (one line per listening origin and per change of
+ * serving account, JSON lines with --json); `enable`/`disable` point Codex at it and back; `status`;
+ * `install-service`/`uninstall-service` run `serve` as a per-user service (watch's machinery).
  */
+import path from 'node:path';
 import type { Services, Uses } from '../cli/app.js';
 import { usageError } from '../errors.js';
 
@@ -21,7 +23,7 @@ export async function gatewayEnable(app: Needs, _args: unknown, opts: EnableOpti
   const port = opts.port === undefined ? undefined : parsePort(opts.port, 0);
   if (port === 0) throw usageError('invalid_port', '--port must be a port number from 1 to 65534 for "gateway enable" (Codex needs to know it).');
   const { enableGateway, gatewayUrls } = await import('../gateway/setup.js');
-  const r = await enableGateway(app, { ...(port !== undefined ? { port } : {}), rotate: opts.rotate === true });
+  const r = await enableGateway(app, { ...(port !== undefined ? { port } : {}), ...(opts.rotate !== undefined ? { rotate: opts.rotate } : {}) });
   const urls = gatewayUrls(r.settings.port);
   if (app.out.json) {
     app.out.document({
@@ -47,7 +49,7 @@ export async function gatewayEnable(app: Needs, _args: unknown, opts: EnableOpti
   }
   app.out.info(`The gateway serves from ${describeAccount(r.chosen)}; when it reaches its usage limit, the fallback API key (billed per token)${r.settings.rotate ? ' or, with rotation on, another of your ChatGPT accounts' : ''} takes over.`);
   if (DAEMON[r.daemon]) app.out.info(DAEMON[r.daemon] as string);
-  app.out.info('Start the gateway (Codex cannot reach OpenAI without it): codex-auth gateway serve   — undo everything: codex-auth gateway disable');
+  app.out.info('Start the gateway (Codex cannot reach OpenAI without it): codex-auth gateway serve (in a terminal you keep open), or as a service started at every login: codex-auth gateway install-service   — undo everything: codex-auth gateway disable');
   return 0;
 }
 
@@ -158,5 +160,57 @@ export async function gatewayServe(app: Needs, _args: unknown, opts: ServeOption
   });
   await gw.close();
   emit('stop', {}, 'stopped');
+  return 0;
+}
+
+/** What the service subcommands get of the factory: their `needs` in src/cli/commands.ts. */
+type ServiceNeeds = Uses<'ctx' | 'env' | 'opts' | 'out' | 'paths'>;
+
+function serviceSpec(app: ServiceNeeds) {
+  const bin = process.argv[1] ? path.resolve(process.argv[1]) : 'codex-auth';
+  return {
+    kind: 'gateway' as const,
+    platform: app.ctx.platform,
+    home: app.ctx.homedir,
+    env: app.env,
+    launcher: [process.execPath, bin],
+    codexHome: app.paths.codexHome,
+    customHome: app.opts.codexHome !== undefined || Boolean(app.env.CODEX_HOME),
+    interval: null,
+  };
+}
+
+/** `gateway install-service`: a systemd user unit (Linux) or LaunchAgent (macOS) running `gateway serve`. */
+export async function gatewayInstallService(app: ServiceNeeds, _args: unknown, opts: { json?: boolean }): Promise<number> {
+  const svc = await import('../codex/service.js');
+  const f = svc.installService(serviceSpec(app));
+  const { peekGatewaySettings } = await import('../gateway/peek.js');
+  const enabled = peekGatewaySettings(app.paths.home)?.enabled === true;
+  if (opts.json) {
+    app.out.document({ installed: f.file, environmentFile: f.environment?.file ?? null, name: f.name, start: f.start, enabled });
+    return 0;
+  }
+  const { terminalText } = await import('../ui/output.js');
+  app.out.success(f.environment ? `Wrote ${terminalText(f.file)} and its environment, ${terminalText(f.environment.file)} (0600).` : `Wrote ${terminalText(f.file)} (0600: it holds the environment).`);
+  app.out.info(`Start it now and at every login:\n${f.start.map((l) => `  ${terminalText(l)}`).join('\n')}`);
+  if (!enabled) app.out.info('Codex is not set up to use the gateway yet: codex-auth gateway enable');
+  return 0;
+}
+
+/** `gateway uninstall-service`: removes that service's files. */
+export async function gatewayUninstallService(app: ServiceNeeds, _args: unknown, opts: { json?: boolean }): Promise<number> {
+  const svc = await import('../codex/service.js');
+  const f = svc.uninstallService(serviceSpec(app));
+  const { peekGatewaySettings } = await import('../gateway/peek.js');
+  const enabled = peekGatewaySettings(app.paths.home)?.enabled === true;
+  if (opts.json) {
+    app.out.document({ removed: f.removed ? f.file : null, name: f.name, stop: f.stop, enabled });
+    return 0;
+  }
+  const { terminalText } = await import('../ui/output.js');
+  if (f.removed) app.out.success(`Removed ${terminalText(f.file)}.`);
+  else app.out.info(`No service file at ${terminalText(f.file)}; nothing to remove.`);
+  app.out.info(`If it is still running, stop it:\n${f.stop.map((l) => `  ${terminalText(l)}`).join('\n')}`);
+  if (enabled) app.out.warn('Codex is still set up to use the gateway and cannot reach OpenAI without it: run "codex-auth gateway serve" yourself, or undo: codex-auth gateway disable');
   return 0;
 }

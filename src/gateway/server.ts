@@ -12,7 +12,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Deps } from '../services/deps.js';
 import { describeAccount } from '../domain/accounts.js';
-import { carriesSecret, placeholderAccountId } from './placeholder.js';
+import { decodeJwtPayload } from '../domain/jwt.js';
+import { carriesSecret, GATEWAY_CLAIM, placeholderAccountId } from './placeholder.js';
 import { type Credentials, type GatewayEvent, Router, type Serving } from './router.js';
 import { decodeBody, isEncryptedContentError, MAX_PEEK_BYTES, SseScanner, stripEncryptedReasoning, UnsupportedEncoding, usageLimitOf } from './stream.js';
 
@@ -38,6 +39,25 @@ const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-auth
 const DEFAULT_CHATGPT = 'https://chatgpt.com/backend-api';
 
 type Upstream = Dispatcher.ResponseData;
+
+/**
+ * Why a request without this installation's secret is refused, in words Codex shows: most often Codex
+ * holds a real login ("codex login" while the gateway is on), which "gateway enable" fixes. Never
+ * echoes the credentials.
+ */
+export function forbiddenMessage(authorization: string | undefined): string {
+  const base = 'this request does not carry the installation secret of this gateway';
+  const bearer = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization.trim())?.[1] : undefined;
+  if (!bearer) return `${base} (is Codex set up with "codex-auth gateway enable"?)`;
+  let placeholder = false;
+  try {
+    placeholder = typeof decodeJwtPayload(bearer)[GATEWAY_CLAIM] === 'object';
+  } catch {
+    /* not a JWT: an API key */
+  }
+  if (placeholder) return `${base}: Codex holds the placeholder login of another codex-auth installation. Run "codex-auth gateway enable" again to give Codex this one's.`;
+  return `${base}: Codex holds a real login instead of the gateway's placeholder ("codex login" while the gateway is on?). Run "codex-auth gateway enable" again: it saves that login into its account in codex-auth and gives Codex the placeholder back.`;
+}
 
 function jsonError(res: ServerResponse, status: number, message: string, extra: Record<string, unknown> = {}): void {
   if (res.headersSent) {
@@ -357,7 +377,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
   async function handle(origin: 'backend' | 'model', req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!carriesSecret(req.headers.authorization, opts.secret)) {
       req.resume();
-      return jsonError(res, 403, 'this request does not carry the installation secret of this gateway (is Codex set up with "codex-auth gateway enable"?)');
+      return jsonError(res, 403, forbiddenMessage(req.headers.authorization));
     }
     const ac = new AbortController();
     res.on('close', () => {
@@ -395,7 +415,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
       // cannot follow previous_response_id).
       server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
         const ok = carriesSecret(req.headers.authorization, opts.secret);
-        const body = JSON.stringify({ error: { message: ok ? 'codex-auth gateway: WebSockets are not supported; use HTTP streaming' : 'codex-auth gateway: missing installation secret' } });
+        const body = JSON.stringify({ error: { message: `codex-auth gateway: ${ok ? 'WebSockets are not supported; use HTTP streaming' : forbiddenMessage(req.headers.authorization)}` } });
         socket.end(`HTTP/1.1 ${ok ? '426 Upgrade Required' : '403 Forbidden'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       });
       server.on('connection', (s: Socket) => {

@@ -99,7 +99,8 @@ export interface EnableResult {
   daemon: DaemonOutcome;
 }
 
-export async function enableGateway(app: Deps, opts: { port?: number; rotate: boolean }): Promise<EnableResult> {
+/** `rotate`: rotation on or off; absent, the current setting is kept (off at first). */
+export async function enableGateway(app: Deps, opts: { port?: number; rotate?: boolean }): Promise<EnableResult> {
   const live = await app.live();
   if (live.mode === 'ephemeral') {
     const { ephemeralReason } = await import('../store/live.js');
@@ -137,7 +138,7 @@ export async function enableGateway(app: Deps, opts: { port?: number; rotate: bo
   const settings: GatewaySettings = {
     ...before,
     port,
-    rotate: opts.rotate,
+    rotate: opts.rotate ?? before.rotate,
     enabled: true,
     config: { records: edit.records, created: before.enabled && before.config ? before.config.created : original === null },
     upstreamChatgptBaseUrl: before.enabled ? before.upstreamChatgptBaseUrl : prevBase,

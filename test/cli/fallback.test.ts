@@ -229,6 +229,25 @@ describe('rotation checks a candidate before moving', () => {
     expect(asked(b)).toBe(1);
   });
 
+  it('while the gateway is on, watch writes no credentials for Codex: it warns instead, the placeholder stays, nothing is switched', async () => {
+    const [a, b] = [chatgpt('a'), chatgpt('b')];
+    await world([a, b], { key: true });
+    const en = await sb.run(['gateway', 'enable', '--port', '47990']);
+    expect(en.code, en.stderr).toBe(0);
+    const held = sb.readAuth() as string;
+    expect(JSON.parse(held).tokens.account_id).toMatch(/^codex-auth-gateway-/);
+    exhausted(a);
+    for (const argv of [['watch', '--once', '--json'], ['watch', '--once']]) {
+      const r = await sb.run(argv);
+      expect(r.code, r.stderr).toBe(0);
+      if (argv.includes('--json')) expect(JSON.parse(r.stdout)).toMatchObject({ action: 'warn', reason: expect.stringContaining('but the gateway is on') });
+      else expect(r.stdout + r.stderr).toContain('watch writes no credentials for Codex');
+      expect(sb.readAuth()).toBe(held);
+      expect(active()).toBe(idOf(a));
+      expect(events()).toEqual([]);
+    }
+  });
+
   it('bounded: at most three candidates asked per evaluation, a hanging one costing one timeout; the rest wait', async () => {
     const docs = [chatgpt('a'), chatgpt('b'), chatgpt('c'), chatgpt('d'), chatgpt('e')];
     const [a, b, c, d, e] = docs as [ChatgptAuthDoc, ChatgptAuthDoc, ChatgptAuthDoc, ChatgptAuthDoc, ChatgptAuthDoc];

@@ -145,6 +145,47 @@ describe('gateway enable / disable', () => {
     expect(fs.existsSync(path.join(sb.codexHome, 'config.toml'))).toBe(false);
   });
 
+  it('a real login put in while it is on ("codex login"): doctor says so with the fix, sync saves the login, enable gives Codex the placeholder again', async () => {
+    await twoAccounts();
+    expect((await sb.run(['gateway', 'enable', '--port', String(await freePortPair())])).code).toBe(0);
+    const checks = async () => (JSON.parse((await sb.run(['doctor', '--json'])).stdout) as { checks: Array<{ id: string; status: string; message: string; fix: string }> }).checks;
+    expect((await checks()).find((c) => c.id === 'gateway_login')).toBeUndefined();
+    const c = account('c');
+    sb.writeAuth(c); // what "codex login" writes
+    const found = (await checks()).find((x) => x.id === 'gateway_login');
+    expect(found).toMatchObject({ status: 'fail' });
+    expect(found?.message).toContain('Codex holds a real login instead of its placeholder');
+    expect(found?.fix).toContain('codex-auth gateway enable');
+    const human = await sb.run(['doctor']);
+    expect(human.stdout).toContain('Gateway login');
+    // Sync saves it like any real login.
+    const list = await json(['list']);
+    expect(list.accounts.map((x: { email: string }) => x.email).sort()).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+    expect(JSON.parse(sb.readAuth() as string).tokens.refresh_token).toBe(c.tokens.refresh_token); // not touched by list
+    // enable again: the placeholder back, the new login serving.
+    const e = await json(['gateway', 'enable']);
+    expect(e).toMatchObject({ changed: true, chosen: { email: 'c@example.com' } });
+    const held = sb.readAuth() as string;
+    for (const s of [c.tokens.access_token, c.tokens.refresh_token]) expect(held).not.toContain(s);
+    expect(JSON.parse(held).tokens.account_id).toMatch(/^codex-auth-gateway-/);
+    expect((await checks()).find((x) => x.id === 'gateway_login')).toBeUndefined();
+  });
+
+  it('enable keeps the rotation setting unless --rotate or --no-rotate is given', async () => {
+    await twoAccounts();
+    const port = String(await freePortPair());
+    expect(await json(['gateway', 'enable', '--port', port])).toMatchObject({ rotate: false });
+    expect(await json(['gateway', 'enable', '--rotate'])).toMatchObject({ rotate: true, changed: true });
+    // Again without the flag: still on, nothing changed.
+    expect(await json(['gateway', 'enable'])).toMatchObject({ rotate: true, changed: false });
+    expect(await json(['gateway', 'status'])).toMatchObject({ rotate: true });
+    expect(await json(['gateway', 'enable', '--no-rotate'])).toMatchObject({ rotate: false, changed: true });
+    expect(await json(['gateway', 'enable'])).toMatchObject({ rotate: false, changed: false });
+    const both = await sb.run(['gateway', 'enable', '--rotate', '--no-rotate']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('use either --rotate or --no-rotate');
+  });
+
   it('refuses without an account to serve from, changing nothing', async () => {
     fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), CONFIG);
     const r = await sb.run(['gateway', 'enable']);
@@ -194,5 +235,87 @@ describe('gateway status and doctor', () => {
     const denied = await fetch(`http://127.0.0.1:${port}/codex-auth/status`);
     expect(denied.status).toBe(403);
     expect(fake.requests().length).toBe(before);
+  });
+});
+
+describe('gateway install-service / uninstall-service', () => {
+  it('Linux: a systemd user unit running "gateway serve", the environment in a 0600 EnvironmentFile, beside watch\'s own service; uninstall removes both files', async () => {
+    const xdg = path.join(sb.home, 'xdg');
+    const proxy = 'http://proxyuser:pa%40ss$w0rd@proxy.internal:3128';
+    const env = { XDG_CONFIG_HOME: xdg, CODEX_AUTH_HOME: path.join(sb.home, 'auth-home'), HTTPS_PROXY: proxy };
+    const r = await sb.run(['gateway', 'install-service', '--json'], { env, platform: 'linux' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('pa%40ss');
+    const j = JSON.parse(r.stdout);
+    expect(path.basename(j.installed)).toMatch(/^codex-auth-gateway-[0-9a-f]{8}\.service$/); // CODEX_HOME is set explicitly in the sandbox
+    expect(j.environmentFile).toBe(j.installed.replace(/\.service$/, '.env'));
+    expect(j.enabled).toBe(false);
+    const unit = fs.readFileSync(j.installed, 'utf8');
+    expect(unit).toMatch(/^ExecStart=".*node[^"]*" ".*" "--codex-home" ".*\.codex" "gateway" "serve"$/m);
+    expect(unit).toContain(`EnvironmentFile=-${j.environmentFile}`);
+    expect(unit).toContain('Restart=on-failure');
+    expect(unit).not.toContain('pa%40ss');
+    expect(fs.statSync(j.installed).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(j.environmentFile).mode & 0o777).toBe(0o600);
+    const envText = fs.readFileSync(j.environmentFile, 'utf8');
+    expect(envText).toContain('HTTPS_PROXY="http://proxyuser:pa%40ss\\$w0rd@proxy.internal:3128"');
+    expect(envText).toContain(`CODEX_AUTH_HOME="${env.CODEX_AUTH_HOME}"`);
+    expect(j.start).toContain(`systemctl --user enable --now ${path.basename(j.installed)}`);
+    // watch's service is another one; both live side by side.
+    const w = await sb.run(['watch', '--install-service', '--json'], { env, platform: 'linux' });
+    expect(w.code, w.stderr).toBe(0);
+    const dir = path.dirname(j.installed);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.service')).sort().map((f) => f.replace(/-[0-9a-f]{8}/, ''))).toEqual(['codex-auth-gateway.service', 'codex-auth-watch.service']);
+    // Human output: the commands to start it, and that Codex is not set up for it yet.
+    const human = await sb.run(['gateway', 'install-service'], { env, platform: 'linux' });
+    expect(human.stderr).toContain(`systemctl --user enable --now ${path.basename(j.installed)}`);
+    expect(human.stderr).toContain('codex-auth gateway enable');
+    // uninstall: the unit, its environment and the "enable" link; watch's service stays.
+    fs.mkdirSync(path.join(dir, 'default.target.wants'));
+    fs.symlinkSync(j.installed, path.join(dir, 'default.target.wants', path.basename(j.installed)));
+    const u = await sb.run(['gateway', 'uninstall-service'], { env, platform: 'linux' });
+    expect(u.code, u.stderr).toBe(0);
+    expect(u.stderr).toContain(`systemctl --user stop ${path.basename(j.installed)}`);
+    expect(fs.existsSync(j.installed) || fs.existsSync(j.environmentFile)).toBe(false);
+    expect(fs.readdirSync(path.join(dir, 'default.target.wants'))).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('codex-auth-watch')).length).toBe(2);
+    const again = await sb.run(['gateway', 'uninstall-service', '--json'], { env, platform: 'linux' });
+    expect(JSON.parse(again.stdout)).toMatchObject({ removed: null });
+    // A value that would break the environment file is refused; nothing is written.
+    const bad = await sb.run(['gateway', 'install-service'], { env: { ...env, HTTPS_PROXY: 'http://a\nb' }, platform: 'linux' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('HTTPS_PROXY holds a control character');
+    expect(fs.existsSync(j.installed)).toBe(false);
+  });
+
+  it('uninstall warns while Codex is still set up to use the gateway', async () => {
+    await twoAccounts();
+    expect((await sb.run(['gateway', 'enable', '--port', String(await freePortPair())])).code).toBe(0);
+    const env = { XDG_CONFIG_HOME: path.join(sb.home, 'xdg') };
+    expect(JSON.parse((await sb.run(['gateway', 'install-service', '--json'], { env, platform: 'linux' })).stdout).enabled).toBe(true);
+    const u = await sb.run(['gateway', 'uninstall-service'], { env, platform: 'linux' });
+    expect(u.code).toBe(0);
+    expect(u.stderr).toContain('cannot reach OpenAI without it');
+  });
+
+  it('macOS: a LaunchAgent running "gateway serve", the environment in the 0600 plist; other platforms refused', async () => {
+    const env = { CODEX_AUTH_HOME: path.join(sb.home, 'auth & home'), HTTPS_PROXY: 'http://u:s3cret@proxy:3128' };
+    const r = await sb.run(['gateway', 'install-service', '--json'], { env, platform: 'darwin' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('s3cret');
+    const j = JSON.parse(r.stdout);
+    expect(j.installed).toMatch(/Library\/LaunchAgents\/com\.codex-auth\.gateway-[0-9a-f]{8}\.plist$/);
+    expect(j.environmentFile).toBeNull();
+    expect(fs.statSync(j.installed).mode & 0o777).toBe(0o600);
+    const xml = fs.readFileSync(j.installed, 'utf8');
+    expect(xml).toMatch(/<string>--codex-home<\/string>\s*<string>[^<]*\.codex<\/string>\s*<string>gateway<\/string>\s*<string>serve<\/string>/);
+    expect(xml).toContain(`<key>CODEX_AUTH_HOME</key>\n    <string>${path.join(sb.home, 'auth &amp; home')}</string>`);
+    expect(xml).toContain('<key>HTTPS_PROXY</key>\n    <string>http://u:s3cret@proxy:3128</string>');
+    expect(j.start[0]).toContain('launchctl bootstrap');
+    expect((await sb.run(['gateway', 'uninstall-service'], { platform: 'darwin' })).code).toBe(0);
+    expect(fs.existsSync(j.installed)).toBe(false);
+    const win = await sb.run(['gateway', 'install-service'], { platform: 'win32' });
+    expect(win.code).toBe(1);
+    expect(win.stderr).toContain('"gateway install-service" supports Linux (systemd) and macOS (launchd)');
   });
 });

@@ -127,6 +127,31 @@ describe('gateway serve', () => {
     expect(fake.requests()).toEqual([]);
   });
 
+  it('a real login sent by Codex (after "codex login" while the gateway is on) gets a 403 that says how to fix it, without echoing it', async () => {
+    const a = await accountA();
+    gw = await startGateway();
+    const messages: string[] = [];
+    for (const authorization of [`Bearer ${a.tokens.access_token}`, 'Bearer sk-proj-a-real-key']) {
+      const r = await fetch(`${gw.model}/responses`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: BODY });
+      expect(r.status).toBe(403);
+      const body = (await r.json()) as { error: { message: string } };
+      messages.push(body.error.message);
+      expect(body.error.message).toContain('Codex holds a real login instead of the gateway\'s placeholder');
+      expect(body.error.message).toContain('Run "codex-auth gateway enable" again');
+      expect(JSON.stringify(body)).not.toContain(authorization.slice(7));
+      const u = await fetch(`${gw.backend}wham/accounts/check`, { headers: { authorization } });
+      expect(u.status).toBe(403);
+      expect(await u.text()).toContain('codex-auth gateway enable');
+    }
+    // Another installation's placeholder, and no credentials at all, are told apart.
+    const other = `Bearer ${makeJwt({ 'https://codex-auth.invalid/gateway': { secret: 'not-the-secret-not-the-secret-00' } })}`;
+    const r = await fetch(`${gw.model}/responses`, { method: 'POST', headers: { authorization: other, 'content-type': 'application/json' }, body: BODY });
+    expect(((await r.json()) as { error: { message: string } }).error.message).toContain('placeholder login of another codex-auth installation');
+    const none = await fetch(`${gw.model}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
+    expect(((await none.json()) as { error: { message: string } }).error.message).toContain('is Codex set up with "codex-auth gateway enable"?');
+    expect(fake.requests()).toEqual([]);
+  });
+
   it('passes a model request through unchanged except its credentials, and streams the answer back', async () => {
     const a = await accountA();
     gw = await startGateway();
@@ -218,6 +243,46 @@ describe('gateway serve', () => {
     expect(gw.lines().filter((l) => l.event === 'failover')).toHaveLength(1);
     const reg = JSON.parse(fs.readFileSync(path.join(sb.codexHome, 'codex-auth', 'registry.json'), 'utf8')) as { limitEvents: { accountId: string; resetsAt: string }[] };
     expect(reg.limitEvents).toEqual([expect.objectContaining({ accountId: 'chatgpt::user-a::acc-a', resetsAt: new Date(resetsAt * 1000).toISOString() })]);
+  });
+
+  it("honours the gateway's own rotate setting, not fallback's: on, another ChatGPT account serves before the key; off, the key", async () => {
+    const a = await accountA();
+    const b = fake.addChatgptAccount({ email: 'b@example.com', userId: 'user-b', accountId: 'acc-b' });
+    secrets.push(b.tokens.access_token, b.tokens.refresh_token);
+    const bFile = path.join(sb.root, 'b.json');
+    fs.writeFileSync(bFile, JSON.stringify(b), { mode: 0o600 });
+    expect((await sb.run(['import', bFile])).code).toBe(0);
+    const key = await withKey(); // fallback's own rotation: off (--no-rotate)
+    fake.setResponses(a.tokens.access_token, { usageLimit: { resetsAt: nowSeconds() + 7200 } });
+    fake.setResponses(b.tokens.access_token, { text: 'from B' });
+    fake.setResponses(key, { text: 'from the key' });
+    const settingsFile = path.join(sb.codexHome, 'codex-auth', 'gateway.json');
+    const setRotate = (rotate: boolean) => {
+      const doc = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(settingsFile, JSON.stringify({ ...doc, rotate }), { mode: 0o600 });
+    };
+    gw = await startGateway();
+    const count = () => ({
+      a: fake.requests({ bearer: a.tokens.access_token, path: '/backend-api/codex/responses' }).length,
+      b: fake.requests({ bearer: b.tokens.access_token, path: '/backend-api/codex/responses' }).length,
+      key: fake.requests({ bearer: key, path: '/v1/responses' }).length,
+    });
+    // On: A's limit, then B, not the key.
+    setRotate(true);
+    const on = await post(gw);
+    expect(on.status).toBe(200);
+    expect(await on.text()).toContain('from B');
+    expect(count()).toEqual({ a: 1, b: 1, key: 0 });
+    // Off (the default): neither B nor A (exhausted); the key.
+    setRotate(false);
+    const off = await post(gw);
+    expect(off.status).toBe(200);
+    expect(await off.text()).toContain('from the key');
+    expect(count()).toEqual({ a: 1, b: 1, key: 1 });
+    // With fallback's rotation on but the gateway's off: still the key.
+    expect((await sb.run(['fallback', 'enable'])).code).toBe(0);
+    expect((await post(gw)).status).toBe(200);
+    expect(count()).toEqual({ a: 1, b: 1, key: 2 });
   });
 
   it('fails over on a usage-limit error event inside a 200 stream before any output', async () => {

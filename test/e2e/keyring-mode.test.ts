@@ -9,6 +9,7 @@ import { assertBuilt, keyringEnv, requireKeyring, runBin } from '../support/bin.
 import { codexAvailable, codexExecArgs, codexSandbox, runCodex } from '../support/codex.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { explain, secretScan } from '../support/e2e.js';
+import { freePortPair, startGatewayProcess } from '../support/gateway.js';
 import { startKeyringSession } from '../support/keyring-session.js';
 import { codexMaskedKey, fakeApiKey } from '../support/jwt.js';
 
@@ -152,4 +153,51 @@ describe.skipIf(gate.skip || !codexAvailable())('the OS keyring, for real', () =
       expect(filesContaining(sb.home, key)).toEqual([]);
     });
   }
+
+  it('gateway enable / disable with Codex in keyring mode: the placeholder in its keyring entry (no auth.json), Codex served through the gateway, the real login back in the entry', async () => {
+    const sb = codexSandbox(onTestFinished);
+    const CONFIG = '# mine\ncli_auth_credentials_store = "keyring"\nanalytics.enabled = false\ncheck_for_update_on_startup = false\n\n[features]\napps = false\nplugins = false\nremote_plugin = false\n';
+    fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), CONFIG);
+    const authHome = path.join(sb.home, 'codex-auth-home');
+    const env = { CODEX_AUTH_HOME: authHome, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl };
+    const { auth, codex } = tools(sb, env);
+    const a = fake.addChatgptAccount({ email: 'kr-gw@example.com', userId: 'user-kr-gw', accountId: 'acc-kr-gw' });
+    secrets.push(a.tokens.refresh_token, a.tokens.access_token, a.tokens.id_token);
+    const aFile = path.join(sb.home, 'a.json');
+    fs.writeFileSync(aFile, JSON.stringify(a));
+    expect((await auth(['import', aFile])).code).toBe(0);
+    fs.rmSync(aFile);
+    const sw = await auth(['switch', 'kr-gw']);
+    expect(sw.code, explain(sw)).toBe(0);
+    expect(fs.existsSync(path.join(sb.codexHome, 'auth.json'))).toBe(false);
+
+    const port = await freePortPair();
+    const en = await auth(['gateway', 'enable', '--port', String(port)]);
+    expect(en.code, explain(en)).toBe(0);
+    expect(fs.existsSync(path.join(sb.codexHome, 'auth.json'))).toBe(false);
+    for (const s of [a.tokens.refresh_token, a.tokens.access_token]) expect(filesContaining(sb.codexHome, s)).toEqual([]);
+    const gw = await startGatewayProcess({ home: sb.home, codexAuthHome: authHome, env: { ...keyringEnv(), ...env, CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl }, port: null });
+    try {
+      secrets.push(gw.secret);
+      fake.setResponses(a.tokens.access_token, { text: 'served from the keyring placeholder' });
+      // Codex reads the placeholder from its keyring entry: the gateway lets it in, and serves A.
+      const exec = await codex(['exec', '--skip-git-repo-check', 'say hi']);
+      expect(exec.code, explain(exec)).toBe(0);
+      expect(exec.stdout).toContain('served from the keyring placeholder');
+      expect(fake.requests({ bearer: a.tokens.access_token, path: '/backend-api/codex/responses' }).length).toBeGreaterThan(0);
+    } finally {
+      const out = await gw.stop();
+      transcript.push(out.stdout, out.stderr);
+    }
+
+    const dis = await auth(['gateway', 'disable']);
+    expect(dis.code, explain(dis)).toBe(0);
+    expect(fs.readFileSync(path.join(sb.codexHome, 'config.toml'), 'utf8')).toBe(CONFIG);
+    expect(fs.existsSync(path.join(sb.codexHome, 'auth.json'))).toBe(false);
+    // The real login is back in the keyring entry: Codex uses it directly.
+    fake.clearRequests();
+    const direct = await codex(codexExecArgs(fake, { mode: 'chatgpt' }));
+    expect(direct.code, explain(direct)).toBe(0);
+    expect(fake.bearerTokensSeen(/\/responses$/)).toEqual([a.tokens.access_token]);
+  });
 });

@@ -41,6 +41,15 @@ describe('parsing against the table', () => {
     expect(parse(['--codex-home', '/tmp/x', 'list', '--refresh'])).toMatchObject({ command: 'list', opts: { refresh: true }, global: { codexHome: '/tmp/x' } });
   });
 
+  it('a flag declared with its negation is set only when one of them is given; a lone negation is always set', () => {
+    const plain = parse(['gateway', 'enable']);
+    expect(plain.kind === 'run' ? plain.opts : null).toEqual({});
+    expect(parse(['gateway', 'enable', '--rotate'])).toMatchObject({ command: 'gateway enable', opts: { rotate: true } });
+    expect(parse(['gateway', 'enable', '--no-rotate'])).toMatchObject({ command: 'gateway enable', opts: { rotate: false } });
+    expect(() => parse(['gateway', 'enable', '--rotate', '--no-rotate'])).toThrow('use either --rotate or --no-rotate, not both');
+    expect(parse(['fallback', 'enable'])).toMatchObject({ opts: { rotate: true, switchBack: true } });
+  });
+
   it('refuses what the table does not declare, before any command runs', () => {
     expect(() => parse(['switch', '--frobnicate'])).toThrow(UsageError);
     expect(() => parse(['alias'])).toThrow("missing required argument 'query'");
@@ -112,6 +121,15 @@ describe('defineCommand (checked by tsc: each @ts-expect-error must be an error)
         app.out && args.theQuery === undefined && opts.rotate ? 0 : 1,
     });
     expect(ok.name).toBe('x');
+    const pair = defineCommand({
+      name: 'pair',
+      description: 'x',
+      options: [{ long: 'rotate', description: 'r' }, { long: 'no-rotate', description: 'r' }],
+      needs: ['out'],
+      // Declared with its negation: the handler must allow it to be absent.
+      load: async () => async (_app: Pick<App, 'out'>, _args: unknown, opts: { rotate?: boolean }) => (opts.rotate === undefined ? 0 : 1),
+    });
+    expect(pair.name).toBe('pair');
     const bad = [
       defineCommand({
         name: 'wrong-option-type',
@@ -136,7 +154,15 @@ describe('defineCommand (checked by tsc: each @ts-expect-error must be an error)
         // @ts-expect-error the entry has no argument `name`
         load: async () => async (_app: Pick<App, 'out'>, _args: { name: string }) => 0,
       }),
+      defineCommand({
+        name: 'pair-always-set',
+        description: 'x',
+        options: [{ long: 'rotate', description: 'r' }, { long: 'no-rotate', description: 'r' }],
+        needs: ['out'],
+        // @ts-expect-error --rotate with --no-rotate may be absent: not a required boolean
+        load: async () => async (_app: Pick<App, 'out'>, _args: unknown, _opts: { rotate: boolean }) => 0,
+      }),
     ];
-    expect(bad).toHaveLength(3);
+    expect(bad).toHaveLength(4);
   });
 });
