@@ -4,12 +4,14 @@
  * stream must arrive on its own request, complete and unchanged (issue 15: "64 concurrent streams
  * without loss or mix-up"). No timing is asserted.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt } from '../support/bin.js';
 import { FakeOpenAI, type RecordedRequest, sseEvent, type StreamStep } from '../support/fake-openai.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { nowSeconds } from '../support/jwt.js';
 
 const STREAMS = 64;
 const CHUNKS = 24;
@@ -101,4 +103,38 @@ describe('gateway serve, many streams at once', () => {
       expect(text, id).toBe(expectedEvents(id).join(''));
     }
   }, 60_000);
+});
+
+describe('gateway serve, its settings while it runs', () => {
+  it('sees rotation turned on in gateway.json by the next request (the settings are cached only while the file is unchanged)', async () => {
+    const b = fake.addChatgptAccount({ email: 'b@example.com', userId: 'user-b', accountId: 'acc-b' });
+    const a = fake.addChatgptAccount({ email: 'a@example.com', userId: 'user-a', accountId: 'acc-a' });
+    secrets.push(a.tokens.access_token, a.tokens.refresh_token, b.tokens.access_token, b.tokens.refresh_token);
+    sb.writeAuth(b);
+    expect((await sb.run(['list'])).code).toBe(0);
+    sb.writeAuth(a);
+    expect((await sb.run(['list'])).code).toBe(0);
+    fake.setResponses(a.tokens.access_token, { usageLimit: { resetsAt: nowSeconds() + 3600 } });
+    fake.setResponses(b.tokens.access_token, { text: 'served by b' });
+
+    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env });
+    secrets.push(gw.secret);
+    const post = () =>
+      fetch(`${gw!.model}/responses`, {
+        method: 'POST',
+        headers: { authorization: gw!.auth, 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ model: 'gpt-5', stream: true, input: [] }),
+      });
+    // Rotation off (the default): A's limit reaches Codex; B is not asked.
+    const r1 = await post();
+    expect(r1.status).toBe(429);
+    await r1.text();
+    expect(fake.bearerTokensSeen('/backend-api/codex/responses')).toEqual([a.tokens.access_token]);
+
+    const file = path.join(sb.codexHome, 'codex-auth', 'gateway.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), rotate: true }, null, 2));
+    const r2 = await post();
+    expect(r2.status).toBe(200);
+    expect(await r2.text()).toContain('served by b');
+  }, 30_000);
 });
