@@ -11,6 +11,9 @@
  *   3. `watch --interval 60` idle CPU and peak RSS over 5,000 rollout files (skipped until `watch`
  *      exists).
  *   4. the floor: a bare import of each runtime dependency, relative to `node -e 0`.
+ *   5. `gateway serve` in front of a fake streaming backend (bench/lib/gateway-bench.mjs): added
+ *      first-output latency p50/p99, throughput of one large stream, 64 concurrent streams intact,
+ *      idle CPU and peak RSS.
  *
  * Everything runs in a temporary HOME with ChatGPT accounts in file storage (no keyring, and a
  * D-Bus address that leads nowhere). It is a report: it exits 0 even when a target fails.
@@ -20,20 +23,24 @@
  *      refresh run, watch 10 s),
  *      BENCH_WATCH_SECONDS (default 60; 10 with BENCH_QUICK), BENCH_HARNESS=own|hyperfine
  *      (default: hyperfine when installed), BENCH_NO_BUILD=1 (use dist/ as it is),
- *      BENCH_KEEP=1 (keep the temporary directory), BENCH_ONLY=startup,refresh,watch,floor
+ *      BENCH_KEEP=1 (keep the temporary directory), BENCH_ONLY=startup,refresh,watch,floor,gateway
  *      (run only those sections), BENCH_NODE=/path/to/node (the Node that runs every measured
- *      process, `node -e 0` included; default: the Node running the bench).
+ *      process, `node -e 0` included; default: the Node running the bench), BENCH_GATEWAY_RUNS
+ *      (latency requests each way; default 1000, 200 with BENCH_QUICK), BENCH_GATEWAY_IDLE_SECONDS
+ *      (default 30, 10 with BENCH_QUICK).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchGateway, gatewayFailures, gatewayMeasured } from './lib/gateway-bench.mjs';
 import { buildHome, checkHome, cliSync, loadJwtHelpers, readRegistry, writeAuthFiles, writeCachedUsage, writeSessionHistory } from './lib/fixtures.mjs';
 import { hyperfineVersion, measure } from './lib/harness.mjs';
 import { round, summarize } from './lib/stats.mjs';
 import { startUsageServer } from './lib/usage-server.mjs';
 import { NODE, NODE_VERSION } from './lib/node.mjs';
+import { clockTicks, cpuTicks, statusKb } from './lib/proc.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const JSON_OUT = process.argv.includes('--json');
@@ -88,6 +95,7 @@ const results = {
   refresh: null,
   watch: null,
   deps: null,
+  gateway: null,
   bundle: null,
   errors: [],
 };
@@ -392,26 +400,6 @@ function printRefresh() {
 
 // ------------------------------------------------------------------------------------------ 3. watch
 
-function clockTicks() {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout?.trim());
-  return Number.isInteger(n) && n > 0 ? n : 100;
-}
-
-/** utime+stime (+ children's) in ticks, from /proc/<pid>/stat. */
-function cpuTicks(pid) {
-  const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state): utime=14, stime=15, cutime=16, cstime=17.
-  return Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
-}
-
-function statusKb(pid, key) {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
-  return m ? Number(m[1]) : null;
-}
-
 async function benchWatch(jwt, server) {
   const help = cliSync(ctx, ['watch', '--help']);
   if (help.code !== 0) {
@@ -655,7 +643,49 @@ function printBundle() {
 
 // ------------------------------------------------------------------------------------------ main
 
-/** BENCH_ONLY=startup,refresh,watch,floor runs only those sections. */
+// ------------------------------------------------------------------------------------------ 5. gateway
+
+function printGateway() {
+  const g = results.gateway;
+  if (!g) return;
+  if (g.skipped) {
+    report(`\ngateway: skipped (${g.reason})`);
+    return;
+  }
+  const t = g.targets;
+  report(`\ngateway serve (a real process; fake streaming backend on 127.0.0.1, in the bench process)`);
+  const rows = [];
+  if (g.latency) {
+    const l = g.latency;
+    report(`  time to the first output byte, ${l.runs} requests each way, interleaved: through the gateway p50 ${fmt(l.gatewayMs.p50, 2)} / p90 ${fmt(l.gatewayMs.p90, 2)} / p99 ${fmt(l.gatewayMs.p99, 2)} ms; straight p50 ${fmt(l.directMs.p50, 2)} / p90 ${fmt(l.directMs.p90, 2)} / p99 ${fmt(l.directMs.p99, 2)} ms`);
+    rows.push(['added latency to the first output byte, p50', `${fmt(l.addedP50Ms, 2)} ms`, `<= ${t.addedP50Ms} ms`, verdict(l.passP50)]);
+    rows.push(['added latency to the first output byte, p99', `${fmt(l.addedP99Ms, 2)} ms`, `<= ${t.addedP99Ms} ms`, verdict(l.passP99)]);
+  }
+  if (g.throughput) {
+    const b = g.throughput;
+    rows.push([`throughput, one ${b.megabytes} MB stream (median of ${b.runs}; straight: ${b.directMedianMBps} MB/s)`, `${b.medianMBps} MB/s`, `>= ${t.throughputMBps} MB/s`, verdict(b.pass)]);
+  }
+  if (g.concurrent) {
+    const c = g.concurrent;
+    const worst = c.rounds.reduce((m, r) => Math.min(m, r.intact), c.streams);
+    rows.push([`${c.streams} concurrent streams, ${c.bytesPerStream / 1048576} MB each, distinct (${c.rounds.length} round(s))`, `${worst}/${c.streams} intact`, 'all intact', verdict(c.pass)]);
+  }
+  if (g.idle) {
+    rows.push([`idle CPU (${g.idle.seconds} s)`, `${g.idle.cpuPct.toFixed(3)} %`, `< ${t.idleCpuPct} %`, verdict(g.idle.passCpu)]);
+    rows.push(['idle peak RSS (VmHWM)', `${g.idle.peakRssMb.toFixed(1)} MB`, `< ${t.idleRssMb} MB`, verdict(g.idle.passRss)]);
+  }
+  report(table(['measure', 'value', 'target', 'result'], rows, ['l', 'r', 'l', 'l']));
+  if (g.concurrent) {
+    for (const [i, r] of g.concurrent.rounds.entries()) {
+      report(`  streams round ${i + 1}: ${r.intact} intact, ${r.lost} lost, ${r.mixed} mixed up; ${r.maxOpenUpstream} open at once upstream; ${r.wallMs} ms, ${r.aggregateMBps} MB/s in all`);
+      for (const b of r.bad) report(`    ${b}`);
+    }
+  }
+  if (g.loadedPeakRssMb !== undefined) report(`  the loaded gateway (after the runs above): peak RSS ${g.loadedPeakRssMb} MB, ${g.loadedRssAfterMb} MB a second later`);
+  for (const p of g.problems) report(`  problem: ${p}`);
+}
+
+/** BENCH_ONLY=startup,refresh,watch,floor,gateway runs only those sections. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
 
 async function section(name, fn) {
@@ -678,6 +708,9 @@ async function main() {
     await section('refresh', () => benchRefresh(jwt, server));
     await section('watch', () => benchWatch(jwt, server));
     await section('floor', () => benchDeps());
+    await section('gateway', async () => {
+      results.gateway = await benchGateway({ jwt, ctx, home, root, node: NODE, app: APP, env: ENV, quick: QUICK, progress, buildHome, writeAuthFiles });
+    });
     await section('bundle', () => {
       results.bundle = bundleInfo();
     });
@@ -693,6 +726,7 @@ async function main() {
   printRefresh();
   printWatch();
   printDeps();
+  printGateway();
   printBundle();
   const fails = [
     ...results.startup.filter((r) => r.pass === false).map((r) => r.command),
@@ -700,10 +734,11 @@ async function main() {
     ...(results.refresh && !results.refresh.passHang ? ['list --refresh with a hanging account'] : []),
     ...(results.watch && !results.watch.skipped && results.watch.passCpu === false ? ['watch CPU'] : []),
     ...(results.watch && !results.watch.skipped && results.watch.passRss === false ? ['watch RSS'] : []),
+    ...gatewayFailures(results.gateway),
   ];
   results.failed = fails;
   for (const e of results.errors) report(`\nERROR ${e}`);
-  const measured = results.startup.filter((r) => r.target !== null).length + (results.refresh ? 2 : 0) + (results.watch && !results.watch.skipped && !results.watch.error ? 2 : 0);
+  const measured = results.startup.filter((r) => r.target !== null).length + (results.refresh ? 2 : 0) + (results.watch && !results.watch.skipped && !results.watch.error ? 2 : 0) + gatewayMeasured(results.gateway);
   const verdictLine = fails.length ? `FAIL: ${fails.length} of ${measured} target(s) missed: ${fails.join('; ')}` : measured ? `PASS: all ${measured} measured targets met.` : 'No target was measured.';
   report(`\n${verdictLine} (${results.totalSeconds} s)`);
   if (JSON_OUT) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -11,7 +11,7 @@ import { parseAuthJson } from '../domain/authfile.js';
 import { jwtExpiry } from '../domain/jwt.js';
 import { type CandidateCheck, type LimitEvent, type PolicyAccount, type ServingDecision, servingAccount } from '../domain/policy.js';
 import type { Account, Registry } from '../domain/types.js';
-import { peekGatewaySettings } from './peek.js';
+import { peekGatewaySettings, settingsFile } from './peek.js';
 
 export type Credentials = { kind: 'chatgpt'; accessToken: string; accountId: string | null } | { kind: 'apikey'; key: string };
 
@@ -43,7 +43,11 @@ const REFRESH_SKEW_S = 300;
 export class Router {
   private reg: Registry | null = null;
   private stamp = '';
+  private rotateOn = false;
+  private rotateStamp: string | null = null;
   private readonly creds = new Map<string, Credentials>();
+  /** The `exp` of each cached ChatGPT access token (decoded once, not per request). */
+  private readonly expiry = new Map<string, number | null>();
   private readonly limits: LimitEvent[] = [];
   /** The account that served the last request. */
   servingId: string | null = null;
@@ -58,13 +62,7 @@ export class Router {
 
   /** The registry, read again only when registry.json changed. */
   async registry(): Promise<Registry> {
-    let stamp = '';
-    try {
-      const st = fs.statSync(this.app.paths.registry, { bigint: true });
-      stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
-    } catch {
-      stamp = 'missing';
-    }
+    const stamp = fileStamp(this.app.paths.registry);
     if (this.reg === null || stamp !== this.stamp) {
       this.reg = await this.app.registry.load();
       this.stamp = stamp;
@@ -90,11 +88,22 @@ export class Router {
     }));
   }
 
+  /** The gateway's rotation setting, gateway.json read again only when it changed. */
+  private rotate(): boolean {
+    const file = settingsFile(this.app.paths.home);
+    const stamp = fileStamp(file);
+    if (stamp !== this.rotateStamp) {
+      this.rotateOn = peekGatewaySettings(this.app.paths.home)?.rotate === true;
+      this.rotateStamp = stamp;
+    }
+    return this.rotateOn;
+  }
+
   decide(reg: Registry, exclude: ReadonlySet<string>, checks: Record<string, CandidateCheck>): ServingDecision {
     return servingAccount({
       now: this.app.now(),
       // The gateway's own rotation setting (off by default); the fallback key whenever one is set.
-      config: { keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: peekGatewaySettings(this.app.paths.home)?.rotate === true, switchBack: reg.fallback.switchBack },
+      config: { keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: this.rotate(), switchBack: reg.fallback.switchBack },
       chosenId: reg.activeId,
       servingId: this.servingId,
       accounts: this.policyAccounts(reg),
@@ -151,7 +160,7 @@ export class Router {
     const cached = this.creds.get(account.id);
     if (cached && opts.after401 === undefined) {
       if (cached.kind === 'apikey') return cached;
-      const exp = jwtExpiry(cached.accessToken);
+      const exp = this.expiry.get(account.id) ?? null;
       if (exp === null || exp * 1000 - this.app.now().getTime() > REFRESH_SKEW_S * 1000) return cached;
     }
     let creds: Credentials;
@@ -171,6 +180,7 @@ export class Router {
       creds = { kind: 'chatgpt', accessToken: t.access_token, accountId: account.chatgptAccountId ?? t.account_id ?? null };
     }
     this.creds.set(account.id, creds);
+    this.expiry.set(account.id, creds.kind === 'chatgpt' ? jwtExpiry(creds.accessToken) : null);
     return creds;
   }
 
@@ -200,5 +210,15 @@ export class Router {
     const kind = serving.decision.kind === 'switch-back' ? 'gateway-switch-back' : 'gateway-failover';
     appendEvent(this.app, { at: this.app.now().toISOString(), event: 'switch', kind, from: prev, to: serving.account.id, reason: why ?? serving.decision.reason });
     this.onEvent({ kind, from: prev, to: serving.account.id, label: describeAccount(serving.account), reason: why ?? serving.decision.reason });
+  }
+}
+
+/** A file's identity and version (inode, size, mtime in ns); 'missing' when it cannot be stat'ed. */
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    return 'missing';
   }
 }

@@ -100,6 +100,8 @@ export interface ResponsesConfig {
    * without ending the stream (a stream cut mid-way).
    */
   stream?: StreamStep[];
+  /** Like `stream`, but built for each request from it (answers that differ per request). */
+  streamFor?: (r: RecordedRequest) => StreamStep[];
   /** Answer 400 "encrypted content … could not be verified" when the request carries encrypted reasoning. */
   rejectEncryptedReasoning?: boolean;
   fault?: Fault;
@@ -776,7 +778,8 @@ export class FakeOpenAI {
         },
       };
     }
-    if (cfg?.stream) return { headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }, stream: cfg.stream };
+    const stream = cfg?.streamFor ? cfg.streamFor(r) : cfg?.stream;
+    if (stream) return { headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }, stream };
     return {
       headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
       body: sseSuccessBody(cfg?.text ?? 'hi'),
