@@ -1,14 +1,12 @@
 /** add-api-key in-process, with an in-memory keyring double and the fake OpenAI. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox, typeWhen } from '../support/inprocess.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import { typeWhen } from '../support/inprocess.js';
 import { fakeApiKey } from '../support/jwt.js';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
+const { sb, fake, secrets } = cliSuite({ env: (f) => ({ ...fakeEnv.openai(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '800' }) });
 let n = 0;
 
 function newKey(user: { id?: string; email?: string } = {}): string {
@@ -36,22 +34,6 @@ function filesContaining(needle: string): string[] {
 function registry(): any {
   return JSON.parse(fs.readFileSync(path.join(sb.codexHome, 'codex-auth', 'registry.json'), 'utf8'));
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '800';
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 describe('add-api-key', () => {
   it('reads the key from stdin, verifies it, stores it in the keyring only, and makes it the fallback key', async () => {

@@ -5,25 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
-import { type ChatgptAuthDoc, chatgptAuth } from '../support/jwt.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite } from '../support/cli-suite.js';
+import { chatgptAuth } from '../support/jwt.js';
 
-let sb: Sandbox;
-const secrets: string[] = [];
-
-function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
-  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
-  return doc;
-}
-
-beforeEach(() => {
-  sb = makeSandbox();
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
+const { sb, remember } = cliSuite({ fake: false });
 
 const T0 = Date.UTC(2026, 10, 23, 3, 0, 0);
 const at = (i: number) => new Date(T0 + i * 1000);

@@ -2,23 +2,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeOpenAI as Fake, FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox, typeWhen } from '../support/inprocess.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import { typeWhen } from '../support/inprocess.js';
 import { apiKeyAuth, type ChatgptAuthDoc, chatgptAuth, fakeApiKey, makeJwt } from '../support/jwt.js';
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
 const ALICE_TEAM = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-team', plan: 'team' };
 const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
 
-let fake: Fake;
-let sb: Sandbox;
-const secrets: string[] = [];
-
-function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
-  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
-  return doc;
-}
+const { sb, fake, secrets, remember } = cliSuite({ env: (f) => ({ ...fakeEnv.openai(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1500' }) });
 
 function writeFile(name: string, doc: object | string): string {
   const p = path.join(sb.root, 'in', name);
@@ -34,22 +27,6 @@ function registry(): { activeId: string | null; previousId: string | null; accou
 function listJson(out: string): { active: string | null; accounts: Array<Record<string, any>> } {
   return JSON.parse(out);
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox({ CODEX_AUTH_OPENAI_BASE_URL: '' });
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 describe('list and sync', () => {
   it('says how to start when there are no accounts, and prints an empty JSON document', async () => {

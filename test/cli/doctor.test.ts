@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { type Captured, findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
-import { type ChatgptAuthDoc, chatgptAuth, fakeApiKey } from '../support/jwt.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import type { Captured } from '../support/inprocess.js';
+import { chatgptAuth, fakeApiKey } from '../support/jwt.js';
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
 const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
@@ -19,15 +19,10 @@ interface Doc {
   checks: Array<{ id: string; status: 'ok' | 'warn' | 'fail'; message: string; fix: string | null }>;
 }
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
 let shimDir: string;
-const secrets: string[] = [];
-
-function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
-  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
-  return doc;
-}
+const { sb, fake, secrets, remember } = cliSuite({
+  env: (f) => ({ ...fakeEnv.openai(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1500', CODEX_AUTH_CODEX_BIN: path.join(shimDir, 'codex') }),
+});
 
 const home = () => path.join(sb.codexHome, 'codex-auth');
 const accountsDir = () => path.join(home(), 'accounts');
@@ -74,25 +69,13 @@ function deadPid(): number {
   return r.pid;
 }
 
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
+beforeAll(() => {
   shimDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-auth-doctor-bin-'));
   fs.writeFileSync(path.join(shimDir, 'codex'), '#!/bin/sh\necho "codex-cli 0.169.0"\n', { mode: 0o755 });
   fs.writeFileSync(path.join(shimDir, 'codex-hangs'), '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
 });
-afterAll(async () => {
-  await fake.close();
+afterAll(() => {
   fs.rmSync(shimDir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
-  sb.env.CODEX_AUTH_CODEX_BIN = path.join(shimDir, 'codex');
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
 });
 
 describe('doctor', () => {

@@ -2,22 +2,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { HintRewriter } from '../../src/commands/login.js';
 import { visibleWidth } from '../../src/ui/table.js';
 import { assertBuilt, runBin } from '../support/bin.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { type ChatgptAuthDoc, nowSeconds } from '../support/jwt.js';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
-
-function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
-  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
-  return doc;
-}
+const { sb, fake, secrets, remember } = cliSuite({ env: (f) => ({ ...fakeEnv.all(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1500' }) });
 
 /** An executable shell script in the sandbox. */
 function script(name: string, body: string): string {
@@ -27,24 +19,6 @@ function script(name: string, body: string): string {
   fs.writeFileSync(p, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
   return p;
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_CHATGPT_BASE_URL = fake.chatgptBaseUrl;
-  sb.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE = fake.refreshUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 describe('run: the Codex home codex-auth watches is the one codex uses', () => {
   function fakeCodex(): { bin: string; seen: () => string } {

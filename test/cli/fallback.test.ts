@@ -4,31 +4,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { classifyRun } from '../../src/commands/run.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { type ChatgptAuthDoc, chatgptAuth, fakeApiKey, nowSeconds } from '../support/jwt.js';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_CHATGPT_BASE_URL = fake.chatgptBaseUrl;
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
+const { sb, fake, secrets } = cliSuite({ env: (f) => ({ ...fakeEnv.openai(f), ...fakeEnv.chatgpt(f) }) });
 
 async function withAccounts(): Promise<string> {
   const a = chatgptAuth({ email: 'a@example.com', userId: 'user-a', accountId: 'acc-a' });

@@ -7,36 +7,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { parse } from 'smol-toml';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt } from '../support/bin.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { freePortPair, type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import type { ChatgptAuthDoc } from '../support/jwt.js';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
 let gw: GatewayProcess | null = null;
-const secrets: string[] = [];
-
-beforeAll(async () => {
-  assertBuilt();
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_CHATGPT_BASE_URL = fake.chatgptBaseUrl;
-  sb.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE = fake.refreshUrl;
-});
-afterEach(async () => {
-  if (gw) sb.transcript.push(...Object.values(await gw.stop()));
-  gw = null;
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
+const { sb, fake, secrets } = cliSuite({
+  built: true,
+  env: fakeEnv.all,
+  teardown: async () => {
+    if (gw) sb.transcript.push(...Object.values(await gw.stop()));
+    gw = null;
+  },
 });
 
 const CONFIG = '# my Codex settings\nmodel = "gpt-5" # the good one\n\n[features]\n# keep this\nweb_search = true\n\n[tui]\nnotifications = true\n';

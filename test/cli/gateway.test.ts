@@ -8,37 +8,21 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt } from '../support/bin.js';
-import { FakeOpenAI, sseEvent } from '../support/fake-openai.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import { sseEvent } from '../support/fake-openai.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import { type ChatgptAuthDoc, fakeApiKey, makeJwt, nowSeconds } from '../support/jwt.js';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
 let gw: Gateway | null = null;
-const secrets: string[] = [];
-
-beforeAll(async () => {
-  assertBuilt();
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_CHATGPT_BASE_URL = fake.chatgptBaseUrl;
-  sb.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE = fake.refreshUrl;
-  fake.clearRequests();
-});
-afterEach(async () => {
-  if (gw) await gw.stop();
-  gw = null;
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
+const { sb, fake, secrets } = cliSuite({
+  built: true,
+  env: fakeEnv.all,
+  clearRequests: true,
+  teardown: async () => {
+    if (gw) await gw.stop();
+    gw = null;
+  },
 });
 
 type Gateway = GatewayProcess;

@@ -6,22 +6,14 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeOpenAI as Fake, FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
-import { apiKeyAuth, type ChatgptAuthDoc, chatgptAuth, fakeApiKey } from '../support/jwt.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import { chatgptAuth, fakeApiKey } from '../support/jwt.js';
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
 const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
 
-let fake: Fake;
-let sb: Sandbox;
-const secrets: string[] = [];
-
-function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
-  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
-  return doc;
-}
+const { sb, fake, secrets, remember } = cliSuite({ env: (f) => ({ ...fakeEnv.openai(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1500' }) });
 
 function writeFile(name: string, doc: object | string): string {
   const p = path.join(sb.root, 'in', name);
@@ -42,22 +34,6 @@ function mkfifo(p: string): void {
   fs.mkdirSync(path.dirname(p), { recursive: true });
   execFileSync('mkfifo', [p]);
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox({ CODEX_AUTH_OPENAI_BASE_URL: '' });
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 describe('import: files that are not regular files', () => {
   it('skips a FIFO given as PATH without blocking on it, and imports the rest', async () => {

@@ -13,12 +13,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { credentialFingerprint, parseAuthObject, sha256Hex } from '../../src/domain/authfile.js';
 import { mergeRefreshed } from '../../src/openai/oauth.js';
 import { pendingDir, writePending } from '../../src/store/pending.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { type ChatgptAuthDoc, nowSeconds } from '../support/jwt.js';
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
@@ -27,10 +26,13 @@ const ALICE_ID = 'chatgpt::user-alice::acc-alice';
 const ALICE_REF = 'chatgpt__user-alice__acc-alice';
 const BOB_REF = 'chatgpt__user-bob__acc-bob';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
 const holders: ChildProcess[] = [];
+const { sb, fake, secrets } = cliSuite({
+  env: (f) => ({ ...fakeEnv.refresh(f), ...fakeEnv.chatgpt(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '2000', CODEX_AUTH_KEYRING_TIMEOUT_MS: '300' }),
+  teardown: () => {
+    for (const h of holders.splice(0)) killGroup(h);
+  },
+});
 
 /** A lock holder and the command it runs (its own process group): the lock goes with them. */
 function killGroup(child: ChildProcess): void {
@@ -85,21 +87,6 @@ async function holdLock(file: string): Promise<ChildProcess> {
   await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
   return child;
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox({ CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_AUTH_HTTP_TIMEOUT_MS: '2000', CODEX_AUTH_KEYRING_TIMEOUT_MS: '300' });
-});
-afterEach(() => {
-  for (const h of holders.splice(0)) killGroup(h);
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 /** Alice live (and active), Bob stored. */
 async function twoAccounts(opts: { accessExp?: number } = {}): Promise<{ alice: ChatgptAuthDoc; bob: ChatgptAuthDoc }> {

@@ -6,11 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareSnapshotMeta } from '../../src/domain/accounts.js';
 import { credentialFingerprint, parseAuthJson, sha256Hex } from '../../src/domain/authfile.js';
-import { type FakeOpenAI as Fake, FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { apiKeyAuth, chatgptAuth, fakeApiKey } from '../support/jwt.js';
 
 /** The fingerprint hash of codex-auth before SHA-256 (src/domain/hash.ts `fastHash`), kept only to make fixtures. */
@@ -46,25 +45,7 @@ function legacyFingerprint(doc: Doc): string {
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
 const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
 
-let fake: Fake;
-let sb: Sandbox;
-const secrets: string[] = [];
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox({ CODEX_AUTH_OPENAI_BASE_URL: '' });
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
+const { sb, fake, secrets } = cliSuite({ env: (f) => ({ ...fakeEnv.openai(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1500' }) });
 
 type Reg = { activeId: string | null; accounts: Array<{ id: string; snapshot: { lastRefresh: string | null; fingerprint: string } }> };
 const registryFile = () => path.join(sb.codexHome, 'codex-auth', 'registry.json');

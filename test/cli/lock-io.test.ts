@@ -13,18 +13,21 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CODEX_KEYRING_SERVICE, codexKeyringAccount } from '../../src/store/keyring.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import { findSecrets } from '../support/inprocess.js';
 import { apiKeyAuth, type ChatgptAuthDoc, fakeApiKey, nowSeconds } from '../support/jwt.js';
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
 const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
+const { sb, fake, secrets } = cliSuite({
+  env: (f) => ({ ...fakeEnv.all(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '2000' }),
+  teardown: () => {
+    fake.onRequest = null;
+  },
+});
 
 function remember(t: { refresh_token?: string; access_token?: string; id_token?: string }): void {
   secrets.push(t.refresh_token ?? '', t.access_token ?? '', t.id_token ?? '');
@@ -38,26 +41,6 @@ function registryLockHeld(): boolean {
   if (!fs.existsSync(file)) return false;
   return spawnSync('flock', ['-n', file, 'true']).status !== 0;
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox({
-    CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl,
-    CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl,
-    CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl,
-    CODEX_AUTH_HTTP_TIMEOUT_MS: '2000',
-  });
-});
-afterEach(() => {
-  fake.onRequest = null;
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 describe('no network and no keyring I/O while the registry lock is held', () => {
   it('across import, list --refresh, refresh, add-api-key, switch, alias, fallback, remove (keyring mode, secrets in the keyring)', async () => {

@@ -8,23 +8,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import type { ChatgptAuthDoc } from '../support/jwt.js';
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-alice', plan: 'plus' };
 const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
 const BOB_ID = 'chatgpt::user-bob::acc-bob';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
-
-function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
-  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
-  return doc;
-}
+const { sb, fake, remember } = cliSuite({ env: (f) => ({ ...fakeEnv.refresh(f), ...fakeEnv.chatgpt(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '2000' }) });
 
 function writeFile(name: string, doc: object): string {
   const p = path.join(sb.root, 'in', name);
@@ -42,20 +34,6 @@ function listed(): Array<{ id: string; active: boolean; loginRequired: string | 
 
 const bobMark = () => listed().find((a) => a.id === BOB_ID)?.loginRequired ?? null;
 const live = () => JSON.parse(sb.readAuth() ?? 'null') as ChatgptAuthDoc;
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox({ CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_AUTH_HTTP_TIMEOUT_MS: '2000' });
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 /** Alice live and active; Bob stored, his login gone on the server and marked by a refresh. */
 async function bobLoggedOut(): Promise<ChatgptAuthDoc> {

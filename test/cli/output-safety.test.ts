@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeOpenAI as Fake, FakeOpenAI } from '../support/fake-openai.js';
-import { makeSandbox, type Sandbox, typeWhen } from '../support/inprocess.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import { typeWhen } from '../support/inprocess.js';
 import { AUTH_CLAIM, authClaim, chatgptAuth, makeIdToken } from '../support/jwt.js';
 
 /** An OSC that retitles the terminal, a CSI that clears the screen, a C1 CSI, a right-to-left override. */
@@ -34,24 +34,8 @@ function expectSafe(text: string): void {
   expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
 }
 
-let fake: Fake;
-let sb: Sandbox;
+const { sb, fake } = cliSuite({ env: (f) => ({ ...fakeEnv.openai(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1500' }) });
 const COLOUR = { FORCE_COLOR: '1' };
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox({ CODEX_AUTH_OPENAI_BASE_URL: '' });
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
-});
-afterEach(() => {
-  sb.cleanup();
-});
 
 describe('control characters from an id_token', () => {
   async function importEve(): Promise<string> {

@@ -5,23 +5,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
-import { type ChatgptAuthDoc, chatgptAuth } from '../support/jwt.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
+import { chatgptAuth } from '../support/jwt.js';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
+const { sb, fake, secrets, remember } = cliSuite({ env: (f) => ({ ...fakeEnv.openai(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1500' }) });
 
 const ALICE = { email: 'alice@example.com', userId: 'user-alice', accountId: 'acc-1', plan: 'plus' };
 const BOB = { email: 'bob@example.com', userId: 'user-bob', accountId: 'acc-bob', plan: 'pro' };
 const CAROL = { email: 'carol@example.com', userId: 'user-carol', accountId: 'acc-carol', plan: 'team' };
-
-function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
-  secrets.push(doc.tokens.refresh_token, doc.tokens.access_token, doc.tokens.id_token);
-  return doc;
-}
 
 function writeFile(name: string, doc: object): string {
   const p = path.join(sb.root, 'in', name);
@@ -55,22 +47,6 @@ async function numbers(): Promise<Array<[string, number]>> {
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout).accounts.map((a: any) => [a.email, a.number]);
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1500';
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 describe('a number with leading zeros is text', () => {
   it('switch 0010 goes to the API key ending in 0010, not to account number 10', async () => {

@@ -1,14 +1,11 @@
 /** list --refresh and refresh, in-process, against the fake OpenAI (usage API and token endpoint). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { type ChatgptAuthDoc, nowSeconds } from '../support/jwt.js';
 
-let fake: FakeOpenAI;
-let sb: Sandbox;
-const secrets: string[] = [];
+const { sb, fake, secrets } = cliSuite({ env: (f) => ({ ...fakeEnv.all(f), CODEX_AUTH_HTTP_TIMEOUT_MS: '1000' }) });
 let n = 0;
 
 function account(plan = 'plus', opts: { accessExp?: number } = {}): ChatgptAuthDoc {
@@ -32,24 +29,6 @@ function storedOf(doc: ChatgptAuthDoc): Record<string, any> {
   const id = `chatgpt__${doc.tokens.id_token ? JSON.parse(Buffer.from(doc.tokens.id_token.split('.')[1] as string, 'base64url').toString())['https://api.openai.com/auth'].chatgpt_user_id : ''}__${doc.tokens.account_id}`;
   return JSON.parse(fs.readFileSync(path.join(sb.codexHome, 'codex-auth', 'accounts', `${id}.json`), 'utf8'));
 }
-
-beforeAll(async () => {
-  fake = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  sb = makeSandbox();
-  sb.env.CODEX_AUTH_OPENAI_BASE_URL = fake.openaiBaseUrl;
-  sb.env.CODEX_AUTH_CHATGPT_BASE_URL = fake.chatgptBaseUrl;
-  sb.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE = fake.refreshUrl;
-  sb.env.CODEX_AUTH_HTTP_TIMEOUT_MS = '1000';
-});
-afterEach(() => {
-  expect(findSecrets(sb.transcript, secrets)).toEqual([]);
-  sb.cleanup();
-});
 
 describe('list --refresh', () => {
   it('shows the usage API values, mapped by window length, and caches them', async () => {
