@@ -7,21 +7,7 @@ import { PROGRAM } from '../../src/cli/commands.js';
 import { type AccountSource, complete, completionLines, DIRECTIVE } from '../../src/cli/complete.js';
 import { parseCommandLine } from '../../src/cli/parse.js';
 import type { Account } from '../../src/store/registry-schema.js';
-
-function acc(p: Partial<Account> & Pick<Account, 'id'>): Account {
-  return {
-    kind: 'chatgpt',
-    email: null,
-    alias: null,
-    plan: 'plus',
-    secret: { store: 'file', ref: p.id.replace(/:/g, '_') },
-    snapshot: { lastRefresh: null, fingerprint: 'f' },
-    addedAt: '2026-01-01T00:00:00Z',
-    updatedAt: '2026-01-01T00:00:00Z',
-    lastActivityAt: null,
-    ...p,
-  } as Account;
-}
+import { acc } from '../support/accounts.js';
 
 const ACCOUNTS = [
   acc({ id: 'chatgpt::u-b::b', email: 'bob@example.com', plan: 'pro' }),

@@ -2,22 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { aliasClash, validateAlias } from '../../src/domain/accounts.js';
 import { assignNumbers, numbered, orderAccounts, resolveQuery, stableNumbers } from '../../src/domain/view.js';
-import type { Account } from '../../src/store/registry-schema.js';
-
-function acc(p: Partial<Account> & Pick<Account, 'id'>): Account {
-  return {
-    kind: 'chatgpt',
-    email: null,
-    alias: null,
-    plan: 'plus',
-    secret: { store: 'file', ref: p.id.replace(/:/g, '_') },
-    snapshot: { lastRefresh: null, fingerprint: 'f' },
-    addedAt: '2026-01-01T00:00:00Z',
-    updatedAt: '2026-01-01T00:00:00Z',
-    lastActivityAt: null,
-    ...p,
-  } as Account;
-}
+import { acc } from '../support/accounts.js';
 
 const carol = acc({ id: 'chatgpt::u-c::c1', email: 'carol@example.com', plan: 'pro', number: 10 });
 const key0010 = acc({ id: 'apikey::user-k::hash-1', kind: 'apikey', email: 'keys@example.com', plan: 'API_KEY', keyMask: 'sk-proj-***0010', number: 3 });

@@ -3,21 +3,7 @@ import { accountLabel, compareSnapshotMeta, validateAlias } from '../../src/doma
 import { looksLikeApiKey, maskKey } from '../../src/domain/mask.js';
 import { numbered, orderAccounts, relativeTime, resolveQuery, usageCell } from '../../src/domain/view.js';
 import type { Account } from '../../src/store/registry-schema.js';
-
-function acc(p: Partial<Account> & Pick<Account, 'id'>): Account {
-  return {
-    kind: 'chatgpt',
-    email: null,
-    alias: null,
-    plan: 'plus',
-    secret: { store: 'file', ref: p.id.replace(/:/g, '_') },
-    snapshot: { lastRefresh: null, fingerprint: 'f' },
-    addedAt: '2026-01-01T00:00:00Z',
-    updatedAt: '2026-01-01T00:00:00Z',
-    lastActivityAt: null,
-    ...p,
-  } as Account;
-}
+import { acc } from '../support/accounts.js';
 
 const accounts = [
   acc({ id: 'chatgpt::u-b::a1', email: 'bob@example.com', plan: 'pro' }),
