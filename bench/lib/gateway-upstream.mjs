@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
+import { listenLocal, notServed } from './local-server.mjs';
 
 export function sseEvent(ev) {
   return `data: ${JSON.stringify(ev)}\n\n`;
@@ -148,22 +149,12 @@ export async function startGatewayUpstream() {
     }
     state.other.push(`${req.method} ${path}`);
     req.resume();
-    res.writeHead(500, { 'content-type': 'application/json' });
-    res.end('{"error":{"message":"not served by the bench"}}');
+    notServed(res);
   });
-  server.on('connection', (s) => {
-    s.setNoDelay(true);
-    state.sockets.add(s);
-    s.on('close', () => state.sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address();
+  const { port, base } = await listenLocal(server, state.sockets, { noDelay: true });
   return {
     port,
-    base: `http://127.0.0.1:${port}`,
+    base,
     state,
     reset() {
       state.sent.clear();

@@ -5,6 +5,7 @@
  * path (an OAuth refresh, /v1/me) gets a 500 and is counted, so a bench run never reaches the network.
  */
 import { createServer } from 'node:http';
+import { listenLocal, notServed } from './local-server.mjs';
 
 export async function startUsageServer({ delayMs = 300 } = {}) {
   const state = { delayMs, hang: new Set(), usage: 0, hung: 0, other: [], sockets: new Set(), timers: new Set() };
@@ -37,21 +38,12 @@ export async function startUsageServer({ delayMs = 300 } = {}) {
       return;
     }
     state.other.push(`${req.method} ${url.pathname}`);
-    res.writeHead(500, { 'content-type': 'application/json' });
-    res.end('{"error":{"message":"not served by the bench"}}');
+    notServed(res);
   });
-  server.on('connection', (s) => {
-    state.sockets.add(s);
-    s.on('close', () => state.sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address();
+  const { port, base } = await listenLocal(server, state.sockets);
   return {
     port,
-    base: `http://127.0.0.1:${port}`,
+    base,
     state,
     /** Forget counters and drop every open connection (hanging requests included). */
     reset() {
