@@ -4,7 +4,8 @@
  * A rotation to another ChatGPT account comes with `check` until that account's usage was asked for
  * in this evaluation: the caller asks the usage API (PolicyInput.checks) and calls decide() again.
  */
-import type { UsageWindow } from '../domain/types.js';
+import { describeAccount } from './accounts.js';
+import type { Account, UsageWindow } from './types.js';
 
 export interface PolicyConfig {
   enabled: boolean;
@@ -366,4 +367,17 @@ export function servingAccount(input: ServingInput): ServingDecision {
     if (e.exhausted && Number.isFinite(u)) until = until === null ? u : Math.min(until, u);
   }
   return { id: null, reason: `${why}, and no other account can serve`, until: until !== null ? new Date(until).toISOString() : null };
+}
+
+/** The policy's view of the registry's accounts (watch, run and the gateway read them the same way). */
+export function policyAccounts(accounts: readonly Account[]): PolicyAccount[] {
+  return accounts.map((a) => ({
+    id: a.id,
+    kind: a.kind,
+    label: describeAccount(a),
+    fiveHour: a.usage?.fiveHour ?? null,
+    weekly: a.usage?.weekly ?? null,
+    observedAt: a.usage?.fetchedAt ?? null,
+    loginRequired: Boolean(a.loginRequired),
+  }));
 }

@@ -9,7 +9,7 @@ import type { Deps } from '../services/deps.js';
 import { describeAccount } from '../domain/accounts.js';
 import { parseAuthJson } from '../domain/authfile.js';
 import { jwtExpiry } from '../domain/jwt.js';
-import { type CandidateCheck, type LimitEvent, type PolicyAccount, type ServingDecision, servingAccount } from '../domain/policy.js';
+import { type CandidateCheck, type LimitEvent, policyAccounts, type ServingDecision, servingAccount } from '../domain/policy.js';
 import type { Account, Registry } from '../domain/types.js';
 import { peekGatewaySettings, settingsFile } from './peek.js';
 
@@ -76,18 +76,6 @@ export class Router {
     return s;
   }
 
-  private policyAccounts(reg: Registry): PolicyAccount[] {
-    return reg.accounts.map((a) => ({
-      id: a.id,
-      kind: a.kind,
-      label: describeAccount(a),
-      fiveHour: a.usage?.fiveHour ?? null,
-      weekly: a.usage?.weekly ?? null,
-      observedAt: a.usage?.fetchedAt ?? null,
-      loginRequired: Boolean(a.loginRequired),
-    }));
-  }
-
   /** The gateway's rotation setting, gateway.json read again only when it changed. */
   private rotate(): boolean {
     const file = settingsFile(this.app.paths.home);
@@ -106,7 +94,7 @@ export class Router {
       config: { keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: this.rotate(), switchBack: reg.fallback.switchBack },
       chosenId: reg.activeId,
       servingId: this.servingId,
-      accounts: this.policyAccounts(reg),
+      accounts: policyAccounts(reg.accounts),
       limitEvents: [...reg.limitEvents, ...this.limits],
       exclude,
       checks,

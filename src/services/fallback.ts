@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { Deps } from './deps.js';
 import type { SessionEvent } from '../codex/sessions.js';
 import { describeAccount } from '../domain/accounts.js';
-import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyAccount, type PolicyInput } from '../domain/policy.js';
+import { type CandidateCheck, type Decision, decide, type FallbackState, type PolicyInput, policyAccounts } from '../domain/policy.js';
 import { errnoCode } from '../errors.js';
 import { ensurePrivateDir } from '../store/atomic.js';
 import { ephemeralFix, ephemeralReason } from '../store/live.js';
@@ -20,15 +20,7 @@ const LIMIT_EVENTS_KEEP = 50;
 export const MAX_CANDIDATE_CHECKS = 3;
 
 export function policyInput(reg: Registry, now: Date): PolicyInput {
-  const accounts: PolicyAccount[] = reg.accounts.map((a) => ({
-    id: a.id,
-    kind: a.kind,
-    label: describeAccount(a),
-    fiveHour: a.usage?.fiveHour ?? null,
-    weekly: a.usage?.weekly ?? null,
-    observedAt: a.usage?.fetchedAt ?? null,
-    loginRequired: Boolean(a.loginRequired),
-  }));
+  const accounts = policyAccounts(reg.accounts);
   return {
     now,
     config: { enabled: reg.fallback.enabled, keyId: reg.fallback.keyId, threshold: reg.fallback.threshold, rotate: reg.fallback.rotate, switchBack: reg.fallback.switchBack },
