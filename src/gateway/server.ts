@@ -84,8 +84,13 @@ function responseHeaders(h: Upstream['headers']): Record<string, string | string
   return out;
 }
 
-/** Wait until the client can take more, or has gone. */
-function drained(res: ServerResponse): Promise<void> {
+/**
+ * Wait until the client can take more, or has gone. Not at all when nothing is pending: on Node 24,
+ * a write refused while corked can be flushed by uncork() with its 'drain' already emitted, and a
+ * wait for it would never end (a 64 KB first chunk after the corked head hung the stream).
+ */
+export function drained(res: Pick<ServerResponse, 'writableNeedDrain' | 'destroyed' | 'on' | 'off'>): Promise<void> {
+  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
