@@ -10,7 +10,8 @@
  *   concurrent  64 streams at once (the upstream holds their output until all 64 are open), each
  *               with its own body: every stream must receive exactly the bytes sent for it
  *   idle        a fresh gateway that has served a few requests: CPU% over the idle period from
- *               /proc/PID/stat, and its peak RSS (VmHWM)
+ *               /proc/PID/stat, and its resident memory at the end of the idle period (VmRSS: the
+ *               target); its peak since start (VmHWM, reached while serving) is kept as information
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -265,9 +266,19 @@ export async function benchGateway({ jwt, ctx, home, node, app, env, quick, prog
     const c1 = cpuTicks(gw.pid);
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     const hwm = statusKb(gw.pid, 'VmHWM') ?? 0;
-    out.idle = { seconds: idleSeconds, cpuSeconds: round((c1 - c0) / hz, 2), cpuPct: round(((c1 - c0) / hz / secs) * 100, 3), peakRssMb: round(Math.max(hwm, maxRss) / 1024, 1), maxSampledRssMb: round(maxRss / 1024, 1) };
+    const rssEnd = statusKb(gw.pid, 'VmRSS') ?? 0;
+    out.idle = {
+      seconds: idleSeconds,
+      cpuSeconds: round((c1 - c0) / hz, 2),
+      cpuPct: round(((c1 - c0) / hz / secs) * 100, 3),
+      // The target: what the idle gateway holds resident once the idle window is over.
+      rssMb: round(rssEnd / 1024, 1),
+      // Information: the highest VmRSS sampled during the window, and the peak since start (VmHWM).
+      maxSampledRssMb: round(maxRss / 1024, 1),
+      peakRssMb: round(Math.max(hwm, maxRss) / 1024, 1),
+    };
     out.idle.passCpu = out.idle.cpuPct < GATEWAY_TARGETS.idleCpuPct;
-    out.idle.passRss = out.idle.peakRssMb < GATEWAY_TARGETS.idleRssMb;
+    out.idle.passRss = out.idle.rssMb < GATEWAY_TARGETS.idleRssMb;
     if (up.state.other.length) out.problems.push(`the upstream got unexpected requests: ${[...new Set(up.state.other)].join(', ')}`);
   } finally {
     for (const x of agents) x.destroy();

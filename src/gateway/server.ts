@@ -9,13 +9,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
 import type { Deps } from '../services/deps.js';
 import { describeAccount } from '../domain/accounts.js';
 import { decodeJwtPayload } from '../domain/jwt.js';
 import { carriesSecret, GATEWAY_CLAIM, placeholderAccountId } from './placeholder.js';
 import { type Credentials, type GatewayEvent, Router, type Serving } from './router.js';
 import { decodeBody, isEncryptedContentError, MAX_PEEK_BYTES, SseScanner, stripEncryptedReasoning, UnsupportedEncoding, usageLimitOf } from './stream.js';
+import { createUpstream, dump, readAll, type UpstreamResponse } from './upstream.js';
 
 export interface GatewayOptions {
   /** The backend origin's port; the model origin listens on port + 1. 0: two free ports. */
@@ -38,7 +38,7 @@ export interface RunningGateway {
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 const DEFAULT_CHATGPT = 'https://chatgpt.com/backend-api';
 
-type Upstream = Dispatcher.ResponseData;
+type Upstream = UpstreamResponse;
 
 /**
  * Why a request without this installation's secret is refused, in words Codex shows: most often Codex
@@ -84,8 +84,13 @@ function responseHeaders(h: Upstream['headers']): Record<string, string | string
   return out;
 }
 
-/** Wait until the client can take more, or has gone. */
-function drained(res: ServerResponse): Promise<void> {
+/**
+ * Wait until the client can take more, or has gone. Not at all when nothing is pending: on Node 24,
+ * a write refused while corked can be flushed by uncork() with its 'drain' already emitted, and a
+ * wait for it would never end (a 64 KB first chunk after the corked head hung the stream).
+ */
+export function drained(res: Pick<ServerResponse, 'writableNeedDrain' | 'destroyed' | 'on' | 'off'>): Promise<void> {
+  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -98,13 +103,13 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 export async function startGateway(app: Deps, opts: GatewayOptions): Promise<RunningGateway> {
-  const { request } = await import('undici');
-  const { createDispatcher } = await import('../platform/http.js');
   const { openaiBaseUrl } = await import('../openai/me.js');
-  const dispatcher = await createDispatcher(app.env);
   const router = new Router(app, opts.onEvent);
   const chatgptBase = (app.env.CODEX_AUTH_CHATGPT_BASE_URL || opts.upstreamChatgptBaseUrl || DEFAULT_CHATGPT).replace(/\/+$/, '');
   const apiBase = openaiBaseUrl(app.env);
+  // node:http/node:https unless a proxy applies to an upstream: undici only then.
+  const upstream = await createUpstream(app.env, [chatgptBase, apiBase]);
+  app.report.debug(`gateway: upstream requests through ${upstream.kind === 'undici' ? 'undici (a proxy applies)' : 'node:http/node:https'}`);
   const placeholderId = placeholderAccountId(opts.secret);
   const startedAt = app.now().toISOString();
   /** Which account last served each thread: a change means its encrypted reasoning must go. */
@@ -131,7 +136,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
   }
 
   function send(url: string, method: string, headers: Record<string, string>, body: Buffer | null, signal: AbortSignal): Promise<Upstream> {
-    return request(url, { method: method as Dispatcher.HttpMethod, headers, body: body && body.length > 0 ? body : null, dispatcher, signal });
+    return upstream.send(url, method, headers, body, signal);
   }
 
   /** Stream an upstream answer to Codex: `first` (already read) then the rest, as it comes. */
@@ -203,7 +208,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
       for (let tries = 0; tries < 3; tries++) {
         up = await send(url, 'POST', upstreamHeaders(req, creds, drop), body, signal);
         if (up.statusCode === 401 && creds.kind === 'chatgpt' && tries === 0) {
-          await up.body.dump();
+          await dump(up.body);
           const fresh = await router.credentials(s.account, { after401: creds.accessToken }).catch((e: unknown) => {
             router.stat(s.account.id).lastError = (e as Error).message;
             return null;
@@ -213,7 +218,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
           continue;
         }
         if (up.statusCode === 400 && !stripped) {
-          const bytes = Buffer.from(await up.body.arrayBuffer());
+          const bytes = await readAll(up.body);
           const text = bytes.toString('utf8');
           if (isEncryptedContentError(400, text)) {
             const plain = encoding && !decoded ? null : stripEncryptedReasoning(body);
@@ -230,12 +235,12 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
       }
       up = up as Upstream;
       if (up.statusCode === 401) {
-        await up.body.dump();
+        await dump(up.body);
         router.stat(s.account.id).lastError = 'HTTP 401 after a refresh';
         return jsonError(res, 502, `${describeAccount(s.account)} was refused (401) even after a token refresh; run "codex-auth refresh" or log in again`);
       }
       if (up.statusCode === 429) {
-        const bytes = Buffer.from(await up.body.arrayBuffer());
+        const bytes = await readAll(up.body);
         const text = bytes.toString('utf8');
         const limit = usageLimitOf(text, app.now());
         if (limit) {
@@ -339,7 +344,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
     }
     let up = await send(url, req.method ?? 'GET', upstreamHeaders(req, creds), body, signal);
     if (up.statusCode === 401 && creds.kind === 'chatgpt') {
-      await up.body.dump();
+      await dump(up.body);
       try {
         creds = await router.credentials(account, { after401: creds.accessToken });
       } catch (e) {
@@ -347,7 +352,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
       }
       up = await send(url, req.method ?? 'GET', upstreamHeaders(req, creds), body, signal);
       if (up.statusCode === 401) {
-        await up.body.dump();
+        await dump(up.body);
         return jsonError(res, 502, `${describeAccount(account)} was refused (401) even after a token refresh`);
       }
     }
@@ -449,7 +454,7 @@ export async function startGateway(app: Deps, opts: GatewayOptions): Promise<Run
   const close = async () => {
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     for (const s of sockets) s.destroy();
-    await dispatcher.close().catch(() => undefined);
+    await upstream.close().catch(() => undefined);
   };
   try {
     const backendPort = await listen('backend', opts.port);

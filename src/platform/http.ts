@@ -55,7 +55,7 @@ export function httpTimeoutMs(env: NodeJS.ProcessEnv): number {
 }
 
 /** Extra trusted CAs, added to (not replacing) Node's built-in roots, as Codex does. */
-function loadCa(env: NodeJS.ProcessEnv, roots: readonly string[]): string[] | undefined {
+export function loadCa(env: NodeJS.ProcessEnv, roots: readonly string[]): string[] | undefined {
   const file = env.CODEX_CA_CERTIFICATE || env.SSL_CERT_FILE;
   if (!file) return undefined;
   try {
@@ -86,6 +86,31 @@ function describeNetworkError(err: unknown, url: string, timeoutMs: number): Htt
   // The connection closed before the announced body was complete (a reset mid-answer).
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return new HttpError('network', 'reset', `connection to ${target.origin} was reset mid-answer`);
   return new HttpError('network', 'network', `network error talking to ${where}${code ? ` (${code})` : ''}`);
+}
+
+/**
+ * The proxy a request to `url` goes through, from the injected environment, by undici's
+ * EnvHttpProxyAgent rules (so the gateway knows when it needs undici at all): HTTPS_PROXY (else
+ * HTTP_PROXY) for https:, HTTP_PROXY for http:, upper or lower case; none when NO_PROXY is `*` or
+ * names the host (or a parent domain, optionally with a port). null: straight.
+ */
+export function proxyFor(env: NodeJS.ProcessEnv, url: string): string | null {
+  const pick = (name: string) => env[name] ?? env[name.toLowerCase()];
+  const u = new URL(url);
+  const proxy = u.protocol === 'https:' ? pick('HTTPS_PROXY') || pick('HTTP_PROXY') : pick('HTTP_PROXY');
+  if (!proxy) return null;
+  const noProxy = pick('NO_PROXY') ?? '';
+  if (noProxy === '*') return null;
+  const host = u.host.replace(/:\d*$/, '').toLowerCase();
+  const port = Number.parseInt(u.port, 10) || (u.protocol === 'https:' ? 443 : 80);
+  for (const entry of noProxy.split(/[,\s]/)) {
+    if (!entry) continue;
+    const m = /^(.+):(\d+)$/.exec(entry);
+    const name = (m ? m[1]! : entry).replace(/^\*?\./, '').toLowerCase();
+    if (m && Number.parseInt(m[2]!, 10) !== port) continue;
+    if (host === name || host.endsWith(`.${name}`)) return null;
+  }
+  return proxy;
 }
 
 /**
