@@ -27,6 +27,29 @@ export interface ServiceSpec {
   interval: number | null;
 }
 
+/** Where a command runs, as far as its service is concerned (the factory's fields, structurally). */
+export interface ServiceSite {
+  ctx: { platform: NodeJS.Platform; homedir: string };
+  env: NodeJS.ProcessEnv;
+  paths: { codexHome: string };
+  opts: { codexHome?: string | undefined };
+}
+
+/** This user's `kind` service for the Codex home the command runs on, started by this Node and this codex-auth. */
+export function serviceSpecFor(kind: ServiceKind, site: ServiceSite, interval: number | null = null): ServiceSpec {
+  const bin = process.argv[1] ? path.resolve(process.argv[1]) : 'codex-auth';
+  return {
+    kind,
+    platform: site.ctx.platform,
+    home: site.ctx.homedir,
+    env: site.env,
+    launcher: [process.execPath, bin],
+    codexHome: site.paths.codexHome,
+    customHome: site.opts.codexHome !== undefined || Boolean(site.env.CODEX_HOME),
+    interval,
+  };
+}
+
 const KINDS: Record<ServiceKind, { what: string; description: string; restartSec: number }> = {
   watch: { what: 'codex-auth watch', description: 'codex-auth watch: automatic account fallback for the Codex CLI', restartSec: 30 },
   // Codex cannot reach OpenAI without it: back soon after a crash.

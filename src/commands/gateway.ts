@@ -4,7 +4,6 @@
  * serving account, JSON lines with --json); `enable`/`disable` point Codex at it and back; `status`;
  * `install-service`/`uninstall-service` run `serve` as a per-user service (watch's machinery).
  */
-import path from 'node:path';
 import type { Services, Uses } from '../cli/app.js';
 import { usageError } from '../errors.js';
 
@@ -166,24 +165,10 @@ export async function gatewayServe(app: Needs, _args: unknown, opts: ServeOption
 /** What the service subcommands get of the factory: their `needs` in src/cli/commands.ts. */
 type ServiceNeeds = Uses<'ctx' | 'env' | 'opts' | 'out' | 'paths'>;
 
-function serviceSpec(app: ServiceNeeds) {
-  const bin = process.argv[1] ? path.resolve(process.argv[1]) : 'codex-auth';
-  return {
-    kind: 'gateway' as const,
-    platform: app.ctx.platform,
-    home: app.ctx.homedir,
-    env: app.env,
-    launcher: [process.execPath, bin],
-    codexHome: app.paths.codexHome,
-    customHome: app.opts.codexHome !== undefined || Boolean(app.env.CODEX_HOME),
-    interval: null,
-  };
-}
-
 /** `gateway install-service`: a systemd user unit (Linux) or LaunchAgent (macOS) running `gateway serve`. */
 export async function gatewayInstallService(app: ServiceNeeds, _args: unknown, opts: { json?: boolean }): Promise<number> {
   const svc = await import('../codex/service.js');
-  const f = svc.installService(serviceSpec(app));
+  const f = svc.installService(svc.serviceSpecFor('gateway', app));
   const { peekGatewaySettings } = await import('../gateway/peek.js');
   const enabled = peekGatewaySettings(app.paths.home)?.enabled === true;
   if (opts.json) {
@@ -200,7 +185,7 @@ export async function gatewayInstallService(app: ServiceNeeds, _args: unknown, o
 /** `gateway uninstall-service`: removes that service's files. */
 export async function gatewayUninstallService(app: ServiceNeeds, _args: unknown, opts: { json?: boolean }): Promise<number> {
   const svc = await import('../codex/service.js');
-  const f = svc.uninstallService(serviceSpec(app));
+  const f = svc.uninstallService(svc.serviceSpecFor('gateway', app));
   const { peekGatewaySettings } = await import('../gateway/peek.js');
   const enabled = peekGatewaySettings(app.paths.home)?.enabled === true;
   if (opts.json) {

@@ -74,16 +74,7 @@ function onceDocument(ev: Evaluation): Record<string, unknown> {
 async function serviceCommand(app: Needs, opts: WatchOptions): Promise<number> {
   const svc = await import('../codex/service.js');
   const interval = opts.interval !== undefined ? parseInterval(opts.interval) : null;
-  const bin = process.argv[1] ? path.resolve(process.argv[1]) : 'codex-auth';
-  const spec = {
-    platform: app.ctx.platform,
-    home: app.ctx.homedir,
-    env: app.env,
-    launcher: [process.execPath, bin],
-    codexHome: app.paths.codexHome,
-    customHome: app.opts.codexHome !== undefined || Boolean(app.env.CODEX_HOME),
-    interval,
-  };
+  const spec = svc.serviceSpecFor('watch', app, interval);
   if (opts.installService) {
     const f = svc.installService(spec);
     if (app.out.json) app.out.document({ installed: f.file, environmentFile: f.environment?.file ?? null, name: f.name, start: f.start });
