@@ -3,10 +3,10 @@
  *
  *   main → cli (table, parser, factory) → commands → services → domain and stores → platform
  *
- * - platform/ (Ctx, streams, HTTP client, process list, node-require): imports nothing of ours
+ * - platform/ (Ctx, streams, HTTP client, process list): imports nothing of ours
  *   but platform/ and errors.ts.
- * - domain/: pure logic and the data types; imports only domain/ (and platform/node-require.ts,
- *   for node:crypto's hash loaded on first use).
+ * - domain/: pure logic and the data types; imports only domain/ (Node's built-ins it needs on
+ *   first use come from process.getBuiltinModule).
  * - stores and adapters (store/, codex/, openai/): domain, platform, errors and each other.
  * - services/ and gateway/ (the loopback gateway, a service too): everything below them; never
  *   commands/, cli/ or ui/ (they return results and report events; only commands print).
@@ -44,7 +44,7 @@ module.exports = {
       to: { circular: true },
     },
     only('platform-is-the-bottom', 'platform/ is the lowest layer: it imports nothing of ours above it.', '^src/platform/', ['^src/platform/']),
-    only('domain-is-pure', 'domain/ is pure logic and owns the data types: it imports only domain/.', '^src/domain/', ['^src/domain/', '^src/platform/node-require\\.ts$']),
+    only('domain-is-pure', 'domain/ is pure logic and owns the data types: it imports only domain/.', '^src/domain/', ['^src/domain/']),
     only(
       'stores-below-services',
       'Stores and adapters (store/, codex/, openai/) use domain/, platform/ and each other, never services, commands or UI.',

@@ -25,7 +25,6 @@ export default defineConfig({
   sourcemap: false,
   minify: false,
   clean: true,
-  shims: true, // import.meta.url (src/platform/node-require.ts) in the CommonJS output
   // Every bare package name not in BUNDLED stays external (node: built-ins are external anyway).
   external: [/^[^./]/],
   noExternal: [...BUNDLED].map((name) => new RegExp(`^${name}(/|$)`)),

@@ -7,7 +7,7 @@
  * in through a callback, called only when an account QUERY is being completed.
  */
 import { describeAccount } from '../domain/accounts.js';
-import { oneLine } from '../domain/display.js';
+import { BIDI_CONTROLS, CONTROL_CHARS, oneLine } from '../domain/display.js';
 import { numbered } from '../domain/view.js';
 import type { Account } from '../domain/types.js';
 import { findCommand } from './parse.js';
@@ -48,8 +48,7 @@ const HELP_COMMAND: CommandSpec = { name: 'help', description: 'display help for
 const GLOBAL_AFTER = new Set(['codex-home', 'debug', 'help']);
 
 /** No control or bidi character (src/domain/display.ts): a candidate goes into the command line as it is. */
-// eslint-disable-next-line no-control-regex
-const PRINTABLE = /^[^\p{Cc}\p{Bidi_Control}]+$/u;
+const PRINTABLE = new RegExp(`^[^${CONTROL_CHARS}${BIDI_CONTROLS}]+$`);
 
 /** A description on one line with nothing a terminal acts on (control characters shown escaped). */
 function describe(text: string): string {

@@ -1,5 +1,5 @@
 /** Finding the Codex CLI: CODEX_AUTH_CODEX_BIN, else `codex` on PATH. */
-import fs from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../errors.js';
 
@@ -7,7 +7,7 @@ export function findCodexBinary(env: NodeJS.ProcessEnv): string {
   const explicit = env.CODEX_AUTH_CODEX_BIN;
   if (explicit) {
     try {
-      fs.accessSync(explicit, fs.constants.X_OK);
+      accessSync(explicit, constants.X_OK);
       return explicit;
     } catch {
       throw new CliError('codex_not_found', `CODEX_AUTH_CODEX_BIN points to ${explicit}, which is not an executable file.`);
@@ -19,8 +19,8 @@ export function findCodexBinary(env: NodeJS.ProcessEnv): string {
     for (const ext of exts) {
       const p = path.join(dir, `codex${ext}`);
       try {
-        fs.accessSync(p, fs.constants.X_OK);
-        if (fs.statSync(p).isFile()) return p;
+        accessSync(p, constants.X_OK);
+        if (statSync(p).isFile()) return p;
       } catch {
         /* next */
       }

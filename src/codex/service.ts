@@ -4,7 +4,7 @@
  * drive the service manager.
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
+import { mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../errors.js';
 import { atomicWriteFile } from '../store/atomic.js';
@@ -224,7 +224,7 @@ export function serviceFiles(spec: ServiceSpec): ServiceFiles {
 
 export function installService(spec: ServiceSpec): ServiceFiles {
   const f = serviceFiles(spec);
-  fs.mkdirSync(path.dirname(f.file), { recursive: true, mode: 0o700 });
+  mkdirSync(path.dirname(f.file), { recursive: true, mode: 0o700 });
   if (f.environment) atomicWriteFile(f.environment.file, f.environment.content, 0o600);
   atomicWriteFile(f.file, f.content, f.mode);
   return f;
@@ -236,7 +236,7 @@ export function uninstallService(spec: ServiceSpec): ServiceFiles & { removed: b
   let removed = false;
   for (const p of [f.file, ...f.extra, ...(f.environment ? [f.environment.file] : [])]) {
     try {
-      fs.unlinkSync(p);
+      unlinkSync(p);
       removed = true;
     } catch {
       /* not there */

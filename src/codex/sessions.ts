@@ -20,7 +20,7 @@
  * - API-key sessions have no `creator_account_id` in `session_meta`; a resumed session may run under
  *   another account than its creator, so attribution is by time (`eventsForAccount`), never by it.
  */
-import fs from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import type { UsageSnapshot, UsageWindow } from '../domain/types.js';
@@ -393,15 +393,15 @@ export interface SessionFs {
 }
 
 export const nodeSessionFs: SessionFs = {
-  readdir: (dir) => fs.readdirSync(dir),
+  readdir: (dir) => readdirSync(dir),
   stat: (file) => {
-    const st = fs.statSync(file);
+    const st = statSync(file);
     if (!st.isFile()) throw Object.assign(new Error(`${file} is not a file`), { code: 'EISDIR' });
     return { size: st.size, ino: st.ino };
   },
-  open: (file) => fs.openSync(file, 'r'),
-  read: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
-  close: (fd) => fs.closeSync(fd),
+  open: (file) => openSync(file, 'r'),
+  read: (fd, buffer, offset, length, position) => readSync(fd, buffer, offset, length, position),
+  close: (fd) => closeSync(fd),
 };
 
 export function sessionsDir(codexHome: string): string {

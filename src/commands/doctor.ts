@@ -9,7 +9,7 @@
  * that they exist and parse, and environment values are reported as "set".
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
+import { type Stats, accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Uses } from '../cli/app.js';
 import { describeAccount } from '../domain/accounts.js';
@@ -78,9 +78,9 @@ function listSome(items: readonly string[]): string {
   return items.length > LIST_MAX ? `${head} and ${items.length - LIST_MAX} more` : head;
 }
 
-function statOrNull(p: string): fs.Stats | null {
+function statOrNull(p: string): Stats | null {
   try {
-    return fs.statSync(p);
+    return statSync(p);
   } catch {
     return null;
   }
@@ -88,7 +88,7 @@ function statOrNull(p: string): fs.Stats | null {
 
 function readDir(dir: string): string[] {
   try {
-    return fs.readdirSync(dir).sort();
+    return readdirSync(dir).sort();
   } catch {
     return [];
   }
@@ -135,7 +135,7 @@ function checkCodexHome(info: HomeInfo): Check {
     return warn(id, `${paths.codexHome} does not exist yet: nothing is logged in to Codex here`, 'codex-auth login (or log in with codex once)');
   }
   try {
-    fs.accessSync(paths.codexHome, fs.constants.W_OK | fs.constants.X_OK);
+    accessSync(paths.codexHome, constants.W_OK | constants.X_OK);
   } catch {
     return fail(id, `${paths.codexHome} is not writable by you: codex-auth cannot switch what Codex uses`, `chmod u+rwx ${shq(paths.codexHome)} (or chown it to your user)`);
   }
@@ -143,7 +143,7 @@ function checkCodexHome(info: HomeInfo): Check {
   if (st && !st.isDirectory()) return fail(id, `codex-auth's home ${paths.home} is not a directory`, `move ${shq(paths.home)} out of the way (or set CODEX_AUTH_HOME to a directory)`);
   if (st) {
     try {
-      fs.accessSync(paths.home, fs.constants.W_OK | fs.constants.X_OK);
+      accessSync(paths.home, constants.W_OK | constants.X_OK);
     } catch {
       return fail(id, `codex-auth's home ${paths.home} is not writable by you`, `chmod u+rwx ${shq(paths.home)} (or chown it to your user)`);
     }
@@ -258,7 +258,7 @@ async function checkCredentialStore(d: StoreDeps): Promise<Check> {
   const toFile = `set cli_auth_credentials_store = "file" in ${shq(paths.configToml)}`;
   let fileText: string | null;
   try {
-    fileText = fs.readFileSync(paths.authJson, 'utf8');
+    fileText = readFileSync(paths.authJson, 'utf8');
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') return fail(id, `${mode}: cannot read ${paths.authJson} (${errnoCode(e) ?? describeError(e)})`, `chmod 600 ${shq(paths.authJson)} (and make sure you own it)`);
     fileText = null;
@@ -435,7 +435,7 @@ export type RegistryRead =
 export function readRegistryReadOnly(file: string): RegistryRead {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return { kind: 'missing' };
     return { kind: 'unreadable', reason: errnoCode(e) ?? describeError(e) };

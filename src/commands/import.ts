@@ -1,5 +1,5 @@
 /** `codex-auth import [PATH...]`: register Codex auth.json files (or Codex's current login). */
-import fs from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Services, Uses } from '../cli/app.js';
 import { validateAlias } from '../domain/accounts.js';
@@ -20,7 +20,7 @@ export interface ImportOptions {
 const STDIN = '(standard input)';
 
 /** What a file that is not a regular file is, for "not a regular file: a FIFO". */
-function kindOf(st: fs.Stats): string {
+function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
@@ -34,13 +34,13 @@ function kindOf(st: fs.Stats): string {
  * after the stat would otherwise wait for a writer forever) and checked with fstat before reading.
  */
 function readRegular(p: string): string {
-  const fd = fs.openSync(p, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  const fd = openSync(p, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
-    const st = fs.fstatSync(fd);
+    const st = fstatSync(fd);
     if (!st.isFile()) throw new NotRegular(kindOf(st));
-    return fs.readFileSync(fd, 'utf8');
+    return readFileSync(fd, 'utf8');
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -54,20 +54,20 @@ type Found = { path: string; linkTo?: string } | { path: string; skip: string };
  * anything that is not a regular file are skipped with their reason.
  */
 function collectJson(dir: string, recursive: boolean, out: Found[]): void {
-  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
       if (recursive) collectJson(p, recursive, out);
       else if (e.name.endsWith('.json')) out.push({ path: p, skip: 'a directory (use -r to search subdirectories)' });
     } else if (e.isSymbolicLink()) {
-      const st = fs.statSync(p, { throwIfNoEntry: false });
+      const st = statSync(p, { throwIfNoEntry: false });
       if (!st) {
         if (e.name.endsWith('.json')) out.push({ path: p, skip: 'a broken symbolic link' });
       } else if (st.isDirectory()) {
         if (recursive) out.push({ path: p, skip: 'a symbolic link to a directory: not followed' });
       } else if (e.name.endsWith('.json')) {
-        if (st.isFile()) out.push({ path: p, linkTo: fs.realpathSync(p) });
+        if (st.isFile()) out.push({ path: p, linkTo: realpathSync(p) });
         else out.push({ path: p, skip: `not a regular file: ${kindOf(st)}` });
       }
     } else if (e.name.endsWith('.json')) {
@@ -104,12 +104,12 @@ export async function importCommand(app: Needs, args: { path: string[] }, opts: 
       continue;
     }
     const p = path.resolve(app.ctx.cwd, raw);
-    let st: fs.Stats;
+    let st: Stats;
     try {
-      st = fs.statSync(p);
+      st = statSync(p);
     } catch (e) {
       const code = errnoCode(e);
-      const broken = code === 'ENOENT' && fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink();
+      const broken = code === 'ENOENT' && lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink();
       results.push({ path: p, status: 'skipped', error: true, reason: broken ? 'a broken symbolic link' : code === 'ENOENT' ? 'no such file or directory' : `cannot read it (${code})` });
       continue;
     }

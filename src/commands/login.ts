@@ -4,7 +4,7 @@
  * replace (and revoke) the current one, a login in a scratch home replaces nothing.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Services, Uses } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
@@ -94,8 +94,8 @@ export async function loginCommand(app: Needs, _args: unknown, opts: LoginOption
   if (opts.deviceAuth && opts.withApiKey) throw usageError('usage', 'Use either --device-auth or --with-api-key, not both.');
   const codex = findCodexBinary(app.env);
   ensurePrivateDir(app.paths.home);
-  const scratch = fs.mkdtempSync(path.join(app.paths.home, 'login-'));
-  fs.chmodSync(scratch, 0o700);
+  const scratch = mkdtempSync(path.join(app.paths.home, 'login-'));
+  chmodSync(scratch, 0o700);
   const args = ['login', '-c', 'cli_auth_credentials_store="file"'];
   if (opts.deviceAuth) args.push('--device-auth');
   if (opts.withApiKey) args.push('--with-api-key');
@@ -124,11 +124,11 @@ export async function loginCommand(app: Needs, _args: unknown, opts: LoginOption
       throw new CliError('login_failed', `"codex login" failed (exit ${code}); nothing was changed.`);
     }
     const authFile = path.join(scratch, 'auth.json');
-    if (!fs.existsSync(authFile)) throw new CliError('login_failed', '"codex login" finished without writing credentials; nothing was changed.');
+    if (!existsSync(authFile)) throw new CliError('login_failed', '"codex login" finished without writing credentials; nothing was changed.');
     const results: Result[] = [];
     await importSources(
       app,
-      [{ path: 'codex login', live: false, scanned: false, read: async () => fs.readFileSync(authFile, 'utf8') }],
+      [{ path: 'codex login', live: false, scanned: false, read: async () => readFileSync(authFile, 'utf8') }],
       results,
       { ...(opts.alias !== undefined ? { alias: opts.alias } : {}), syncFirst: true },
     );
@@ -136,7 +136,7 @@ export async function loginCommand(app: Needs, _args: unknown, opts: LoginOption
     if (imported === 0) await switchHint(app, results);
     return imported;
   } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
     process.off('SIGINT', ignore);
     process.off('SIGTERM', ignore);
   }

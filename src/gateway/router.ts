@@ -4,7 +4,7 @@
  * service: per-account lock, rotated tokens durable before use), usage limits seen (kept in memory
  * and recorded in the registry like any other), and every failover or switch back in events.jsonl.
  */
-import fs from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Deps } from '../services/deps.js';
 import { describeAccount } from '../domain/accounts.js';
 import { parseAuthJson } from '../domain/authfile.js';
@@ -204,7 +204,7 @@ export class Router {
 /** A file's identity and version (inode, size, mtime in ns); 'missing' when it cannot be stat'ed. */
 function fileStamp(file: string): string {
   try {
-    const st = fs.statSync(file, { bigint: true });
+    const st = statSync(file, { bigint: true });
     return `${st.ino}:${st.size}:${st.mtimeNs}`;
   } catch {
     return 'missing';

@@ -8,7 +8,7 @@
  * here: the command reports the outcome.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Deps } from '../services/deps.js';
 import { CliError, describeError, errnoCode } from '../errors.js';
@@ -53,10 +53,10 @@ function writeConfig(app: Deps, text: string, original: string | null): string |
     ensurePrivateDir(app.paths.backupsDir);
     const stamp = app.now().toISOString().replace(/[:.]/g, '-');
     backup = path.join(app.paths.backupsDir, `config-${stamp}.toml`);
-    for (let i = 1; fs.existsSync(backup); i += 1) backup = path.join(app.paths.backupsDir, `config-${stamp}-${i}.toml`);
+    for (let i = 1; existsSync(backup); i += 1) backup = path.join(app.paths.backupsDir, `config-${stamp}-${i}.toml`);
     atomicWriteFile(backup, original, 0o600, { durable: false });
     try {
-      mode = fs.statSync(file).mode & 0o777;
+      mode = statSync(file).mode & 0o777;
     } catch {
       /* gone meanwhile: 0600 */
     }
@@ -71,7 +71,7 @@ function writeConfig(app: Deps, text: string, original: string | null): string |
 
 /** `codex app-server daemon restart` when a daemon runs for this CODEX_HOME (it keeps the login it loaded). */
 export async function restartDaemon(app: Deps): Promise<DaemonOutcome> {
-  if (!fs.existsSync(path.join(app.paths.codexHome, 'app-server-control', 'app-server-control.sock'))) return 'not-running';
+  if (!existsSync(path.join(app.paths.codexHome, 'app-server-control', 'app-server-control.sock'))) return 'not-running';
   const { findCodexBinary } = await import('../codex/binary.js');
   let bin: string;
   try {
@@ -206,7 +206,7 @@ export async function disableGateway(app: Deps): Promise<DisableResult> {
     const r = revertGatewayConfig(text, settings.config.records);
     kept = r.kept;
     if (r.text === '' && settings.config.created) {
-      fs.rmSync(file, { force: true });
+      rmSync(file, { force: true });
     } else if (r.text !== text) configBackup = writeConfig(app, r.text, text);
   }
   saveGatewaySettings(app.paths.home, { ...settings, enabled: false, config: null, upstreamChatgptBaseUrl: null });

@@ -5,7 +5,7 @@
  * compression (CODEX-FACTS.md §10).
  */
 import { StringDecoder } from 'node:string_decoder';
-import zlib from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 /** Events that come before any model output: holding them back costs nothing. */
 const PREAMBLE = new Set(['response.created', 'response.in_progress', 'response.queued', 'codex.rate_limits']);
@@ -120,16 +120,17 @@ export function stripEncryptedReasoning(body: Buffer): { body: Buffer; removed: 
 export class UnsupportedEncoding extends Error {}
 
 /** Whether this Node can decode zstd (22.15+ / 23.8+). */
-export const HAS_ZSTD = typeof (zlib as unknown as { zstdDecompressSync?: unknown }).zstdDecompressSync === 'function';
+const zstdDecompressSync = (process.getBuiltinModule('node:zlib') as { zstdDecompressSync?: (b: Buffer) => Buffer }).zstdDecompressSync;
+export const HAS_ZSTD = typeof zstdDecompressSync === 'function';
 
 /** Undo `content-encoding` (gzip, deflate, br, zstd where Node has it). Throws UnsupportedEncoding. */
 export function decodeBody(body: Buffer, encoding: string | undefined): Buffer {
   const enc = (encoding ?? '').trim().toLowerCase();
   if (enc === '' || enc === 'identity') return body;
-  if (enc === 'gzip' || enc === 'x-gzip') return zlib.gunzipSync(body);
-  if (enc === 'deflate') return zlib.inflateSync(body);
-  if (enc === 'br') return zlib.brotliDecompressSync(body);
-  if (enc === 'zstd' && HAS_ZSTD) return (zlib as unknown as { zstdDecompressSync(b: Buffer): Buffer }).zstdDecompressSync(body);
+  if (enc === 'gzip' || enc === 'x-gzip') return gunzipSync(body);
+  if (enc === 'deflate') return inflateSync(body);
+  if (enc === 'br') return brotliDecompressSync(body);
+  if (enc === 'zstd' && zstdDecompressSync) return zstdDecompressSync(body);
   throw new UnsupportedEncoding(
     enc === 'zstd'
       ? `this Node (${process.version}) cannot decode zstd request bodies (Node 22.15+ can); set features.enable_request_compression = false in Codex's config.toml`

@@ -9,7 +9,6 @@
  */
 import type { Readable } from 'node:stream';
 import { createDispatcher, loadCa, proxyFor } from '../platform/http.js';
-import { nodeRequire } from '../platform/node-require.js';
 
 export interface UpstreamResponse {
   statusCode: number;
@@ -60,11 +59,11 @@ export async function createUpstream(env: NodeJS.ProcessEnv, origins: readonly s
 export async function nodeUpstream(env: NodeJS.ProcessEnv): Promise<Upstream> {
   // require(), not import(): an import() of a built-in from this CommonJS bundle starts Node's ES
   // module loader, which then stays resident (README "Performance": idle RSS on Node 24 68.9 -> 65.0 MB).
-  const http = nodeRequire('node:http') as typeof import('node:http');
-  const https = nodeRequire('node:https') as typeof import('node:https');
+  const http = process.getBuiltinModule('node:http');
+  const https = process.getBuiltinModule('node:https');
   let ca: string[] | undefined;
   if (env.CODEX_CA_CERTIFICATE || env.SSL_CERT_FILE) {
-    const tls = nodeRequire('node:tls') as typeof import('node:tls');
+    const tls = process.getBuiltinModule('node:tls');
     ca = loadCa(env, tls.rootCertificates);
   }
   const common = { keepAlive: true, noDelay: true, timeout: IDLE_TIMEOUT_MS };

@@ -2,9 +2,7 @@
  * Everything a command touches outside pure logic, injected so commands run in-process in tests:
  * environment, streams (with their TTY flags), clock, HTTP, processes, child spawning.
  */
-import os from 'node:os';
-import fs from 'node:fs';
-import { nodeRequire } from './node-require.js';
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { HttpClient } from './http.js';
 import type { KeyringBackend } from './keyring-backend.js';
 import type { ProcessInfo } from './processes.js';
@@ -47,11 +45,11 @@ let devNull: bigint | null | undefined;
  */
 function isTerminal(fd: number): boolean {
   try {
-    const st = fs.fstatSync(fd, { bigint: true });
+    const st = fstatSync(fd, { bigint: true });
     if (!st.isCharacterDevice()) return false;
     if (devNull === undefined) {
       try {
-        devNull = fs.statSync('/dev/null', { bigint: true }).rdev;
+        devNull = statSync('/dev/null', { bigint: true }).rdev;
       } catch {
         devNull = null;
       }
@@ -60,7 +58,7 @@ function isTerminal(fd: number): boolean {
   } catch {
     return false;
   }
-  return (nodeRequire('node:tty') as typeof import('node:tty')).isatty(fd);
+  return process.getBuiltinModule('node:tty').isatty(fd);
 }
 
 /** Streams created by lazyOut in any bundle of this process, for flushStreams() before exiting. */
@@ -101,7 +99,7 @@ function lazyOut(fd: 1 | 2, get: () => NodeJS.WriteStream): OutStream {
       const buf = Buffer.from(chunk, 'utf8');
       let off = 0;
       try {
-        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
         return true;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -128,14 +126,15 @@ export async function defaultCtx(): Promise<Ctx> {
   const ctx: Omit<Ctx, 'stdin'> = {
     env,
     cwd: process.cwd(),
-    homedir: env.HOME || os.homedir(),
+    // node:os only without HOME: loading it costs every run ~0.2 ms on Node 24.
+    homedir: env.HOME || process.getBuiltinModule('node:os').homedir(),
     platform: process.platform,
     stdout: lazyOut(1, () => process.stdout),
     stderr: lazyOut(2, () => process.stderr),
     now: () => new Date(),
     http: () => (http ??= import('./http.js').then((m) => m.createHttpClient(env))),
     codexProcesses: async (codexHome) =>
-      (await import('./processes.js')).findCodexProcesses(process.platform, { codexHome, homedir: env.HOME || os.homedir(), ...(process.getuid ? { uid: process.getuid() } : {}) }),
+      (await import('./processes.js')).findCodexProcesses(process.platform, { codexHome, homedir: env.HOME || process.getBuiltinModule('node:os').homedir(), ...(process.getuid ? { uid: process.getuid() } : {}) }),
   };
   return Object.defineProperty(ctx, 'stdin', { get: () => process.stdin, enumerable: true }) as Ctx;
 }

@@ -4,7 +4,7 @@
  * undici's EnvHttpProxyAgent, and extra CA certificates from CODEX_CA_CERTIFICATE or SSL_CERT_FILE.
  * Errors never include headers or bodies, so secrets cannot leak through them.
  */
-import fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 
 export interface HttpRequest {
@@ -59,7 +59,7 @@ export function loadCa(env: NodeJS.ProcessEnv, roots: readonly string[]): string
   const file = env.CODEX_CA_CERTIFICATE || env.SSL_CERT_FILE;
   if (!file) return undefined;
   try {
-    return [...roots, fs.readFileSync(file, 'utf8')];
+    return [...roots, readFileSync(file, 'utf8')];
   } catch {
     return undefined;
   }

@@ -3,9 +3,8 @@
  * user's Codex processes on this CODEX_HOME, each counted once (the npm launcher `node .../codex.js`
  * and the native `codex` it starts are one Codex).
  */
-import fs from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { nodeRequire } from './node-require.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -51,10 +50,10 @@ export interface ProcFs {
 }
 
 const realProc: ProcFs = {
-  readdir: (d) => fs.readdirSync(d),
-  read: (f) => fs.readFileSync(f, 'utf8'),
-  owner: (f) => fs.statSync(f).uid,
-  readlink: (f) => fs.readlinkSync(f),
+  readdir: (d) => readdirSync(d),
+  read: (f) => readFileSync(f, 'utf8'),
+  owner: (f) => statSync(f).uid,
+  readlink: (f) => readlinkSync(f),
 };
 
 /**
@@ -74,7 +73,7 @@ function kernelThreads(proc: ProcFs): Set<string> {
 /** A directory's identity for comparison: its real path when it exists, else the path itself. */
 function canonical(dir: string): string {
   try {
-    return fs.realpathSync(dir);
+    return realpathSync(dir);
   } catch {
     return path.resolve(dir);
   }
@@ -182,7 +181,7 @@ export function fromProc(proc: ProcFs = realProc, self: number = process.pid, sc
  * environments are not readable cheaply there, so every CODEX_HOME counts.
  */
 function fromPs(scope?: ProcessScope): Promise<ProcessInfo[]> {
-  const { execFile } = nodeRequire('node:child_process') as typeof import('node:child_process');
+  const { execFile } = process.getBuiltinModule('node:child_process');
   return new Promise((resolve) => {
     execFile('ps', ['-axo', 'pid=,ppid=,uid=,args='], { timeout: 2000 }, (err, stdout) => {
       if (err) return resolve([]);

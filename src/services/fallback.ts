@@ -2,7 +2,7 @@
  * Carrying out the fallback policy: gather its inputs (registry, usage cache, session-log events),
  * call the pure decide(), switch when it says so, and log every automatic switch.
  */
-import fs from 'node:fs';
+import { closeSync, constants, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import type { Deps } from './deps.js';
 import type { SessionEvent } from '../codex/sessions.js';
 import { describeAccount } from '../domain/accounts.js';
@@ -77,18 +77,18 @@ export function appendEvent(app: Deps, rec: EventRecord): void {
   ensurePrivateDir(app.paths.home);
   const file = app.paths.eventsLog;
   try {
-    if (fs.statSync(file).size > 1024 * 1024) fs.renameSync(file, `${file}.1`);
+    if (statSync(file).size > 1024 * 1024) renameSync(file, `${file}.1`);
   } catch {
     /* no log yet */
   }
   // The log records what was already done: failing to write it (a symbolic link planted there, a
   // full disk) is a warning, not a failure of the switch it records.
   try {
-    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+    const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600);
     try {
-      fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+      writeSync(fd, `${JSON.stringify(rec)}\n`);
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
   } catch (e) {
     const code = errnoCode(e) ?? (e as Error).message;

@@ -3,29 +3,28 @@
  * a planted symlink), fsync, rename over the target, fsync the directory. A crash at any instant
  * leaves the old file or the new one, never a torn one.
  */
-import fs from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import { nodeRequire } from '../platform/node-require.js';
 
-const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /** Create `dir` (and parents) with mode 0700 when missing. Existing directories keep their mode. */
 export function ensurePrivateDir(dir: string): void {
   // Usually it is there already: one stat answers that.
-  const there = fs.statSync(dir, { throwIfNoEntry: false });
+  const there = statSync(dir, { throwIfNoEntry: false });
   if (there?.isDirectory() && ((there.mode & 0o777) === 0o700 || there.uid !== process.getuid?.())) return;
   if (!there) {
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') throw e;
     }
   }
   // mkdir's mode is filtered by the umask only for bits it adds; make the leaf exact.
-  const st = fs.statSync(dir);
+  const st = statSync(dir);
   if (!st.isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
-  if ((st.mode & 0o777) !== 0o700 && st.uid === process.getuid?.()) fs.chmodSync(dir, 0o700);
+  if ((st.mode & 0o777) !== 0o700 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
 }
 
 /**
@@ -36,21 +35,21 @@ export function atomicWriteFile(target: string, data: string | Uint8Array, mode 
   const durable = opts.durable ?? true;
   const dir = path.dirname(target);
   // node:crypto is loaded here, at the first write, not at start-up: it takes ~4.7 ms to load on Node 24.
-  const { randomBytes } = nodeRequire('node:crypto') as typeof import('node:crypto');
+  const { randomBytes } = process.getBuiltinModule('node:crypto');
   const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, mode);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, mode);
   try {
     try {
-      fs.fchmodSync(fd, mode); // exact mode whatever the umask
-      fs.writeFileSync(fd, data);
-      if (durable) fs.fsyncSync(fd);
+      fchmodSync(fd, mode); // exact mode whatever the umask
+      writeFileSync(fd, data);
+      if (durable) fsyncSync(fd);
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
-    fs.renameSync(tmp, target);
+    renameSync(tmp, target);
   } catch (e) {
     try {
-      fs.unlinkSync(tmp);
+      unlinkSync(tmp);
     } catch {
       /* already gone */
     }
@@ -62,19 +61,19 @@ export function atomicWriteFile(target: string, data: string | Uint8Array, mode 
 function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(dir, fs.constants.O_RDONLY);
-    fs.fsyncSync(fd);
+    fd = openSync(dir, constants.O_RDONLY);
+    fsyncSync(fd);
   } catch {
     // Some platforms cannot fsync a directory; the rename is still atomic.
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
 /** Read a file as UTF-8, or null when it does not exist. */
 export function readFileIfExists(file: string): string | null {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return null;
     throw e;

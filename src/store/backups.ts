@@ -2,7 +2,7 @@
  * Copies of the live auth.json taken before each switch. The newest `keep` are kept; an older one is
  * deleted only when `onlyCopy` says the login it holds is stored elsewhere (in an account).
  */
-import fs from 'node:fs';
+import { existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile, ensurePrivateDir } from './atomic.js';
 
@@ -23,7 +23,7 @@ export function backupLive(dir: string, text: string, now: Date, opts: BackupOpt
   ensurePrivateDir(dir);
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   let file = path.join(dir, `auth-${stamp}.json`);
-  for (let i = 1; fs.existsSync(file); i += 1) file = path.join(dir, `auth-${stamp}-${i}.json`);
+  for (let i = 1; existsSync(file); i += 1) file = path.join(dir, `auth-${stamp}-${i}.json`);
   atomicWriteFile(file, text, 0o600, { durable: opts.durable ?? false });
   pruneBackups(dir, opts);
   return file;
@@ -35,8 +35,7 @@ export function backupLive(dir: string, text: string, now: Date, opts: BackupOpt
  */
 export function pruneBackups(dir: string, opts: Pick<BackupOptions, 'keep' | 'onlyCopy'> = {}): string[] {
   const keep = opts.keep ?? 10;
-  const all = fs
-    .readdirSync(dir)
+  const all = readdirSync(dir)
     .filter((f) => /^auth-.*\.json$/.test(f))
     .sort();
   const removed: string[] = [];
@@ -45,14 +44,14 @@ export function pruneBackups(dir: string, opts: Pick<BackupOptions, 'keep' | 'on
     if (opts.onlyCopy) {
       let text: string;
       try {
-        text = fs.readFileSync(file, 'utf8');
+        text = readFileSync(file, 'utf8');
       } catch {
         continue; // gone meanwhile, or unreadable: not known to be saved elsewhere
       }
       if (opts.onlyCopy(text)) continue;
     }
     try {
-      fs.unlinkSync(file);
+      unlinkSync(file);
       removed.push(file);
     } catch {
       /* already gone */

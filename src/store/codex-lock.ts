@@ -18,10 +18,9 @@
  * codex-auth's own locks (lock.ts) are flocks taken through the same helpers (lockThroughHelper).
  */
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
-import { nodeRequire } from '../platform/node-require.js';
 
 export interface CodexLockOptions {
   timeoutSec?: number;
@@ -87,8 +86,8 @@ function which(cmd: string, env: NodeJS.ProcessEnv): string | null {
     if (!dir) continue;
     const p = path.join(dir, cmd);
     try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
+      accessSync(p, constants.X_OK);
+      if (statSync(p).isFile()) return p;
     } catch {
       /* next */
     }
@@ -107,7 +106,7 @@ const runLocker: RunLocker = (file, args, fd, env, killAfterMs) =>
     let child: ChildProcess;
     try {
       // Loaded here, not at start-up: `list` and `status` (which take no lock) never need it.
-      const { spawn } = nodeRequire('node:child_process') as typeof import('node:child_process');
+      const { spawn } = process.getBuiltinModule('node:child_process');
       child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore', fd], env: { ...env, LC_ALL: 'C' } });
     } catch (e) {
       resolve(`could not start (${errnoCode(e) ?? (e as Error).message})`);
@@ -129,8 +128,8 @@ const runLocker: RunLocker = (file, args, fd, env, killAfterMs) =>
  * for a link).
  */
 export function openLockFd(file: string, opts: { create?: boolean } = {}): number {
-  const { O_RDWR, O_CREAT, O_NOFOLLOW } = fs.constants;
-  return fs.openSync(file, O_RDWR | (opts.create === false ? 0 : O_CREAT) | (O_NOFOLLOW ?? 0), 0o600);
+  const { O_RDWR, O_CREAT, O_NOFOLLOW } = constants;
+  return openSync(file, O_RDWR | (opts.create === false ? 0 : O_CREAT) | (O_NOFOLLOW ?? 0), 0o600);
 }
 
 function openLockFile(file: string, codexHome: string): number {
@@ -154,7 +153,7 @@ export interface CodexLockDeps {
 /** Closes a lock file's descriptor: the last one of its open file description takes its flock with it. */
 export function closeQuietly(fd: number): void {
   try {
-    fs.closeSync(fd);
+    closeSync(fd);
   } catch {
     /* already closed */
   }

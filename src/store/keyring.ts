@@ -18,8 +18,7 @@
  *   username, so each side reads and updates the other's item in place (no duplicates).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { nodeRequire } from '../platform/node-require.js';
-import fs from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import { CliError } from '../errors.js';
@@ -304,7 +303,7 @@ export function effectiveBusAddress(env: NodeJS.ProcessEnv): string | undefined 
   if (!runtime) return undefined;
   const sock = path.join(runtime, 'bus');
   try {
-    if (fs.statSync(sock).isSocket()) return `unix:path=${sock}`;
+    if (statSync(sock).isSocket()) return `unix:path=${sock}`;
   } catch {
     /* no user bus */
   }
@@ -353,7 +352,7 @@ export function probeBusAddress(address: string, signal?: AbortSignal): Promise<
   const target = parseBusAddress(address);
   if (target === null) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    const net = nodeRequire('node:net') as typeof import('node:net'); // only when a bus is probed
+    const net = process.getBuiltinModule('node:net'); // only when a bus is probed
     const sock = net.createConnection({ path: target.path });
     let buf = '';
     const done = (err?: Error): void => {
@@ -508,7 +507,7 @@ export function canonicalDir(dir: string): string {
   let cur = abs;
   for (;;) {
     try {
-      return path.join(fs.realpathSync.native(cur), ...rest.reverse());
+      return path.join(realpathSync.native(cur), ...rest.reverse());
     } catch {
       const parent = path.dirname(cur);
       if (parent === cur) return abs;
@@ -534,10 +533,10 @@ export function codexKeyringAccount(codexHome: string): string {
   const abs = path.resolve(codexHome);
   let canonical: string;
   try {
-    canonical = fs.realpathSync.native(abs);
+    canonical = realpathSync.native(abs);
   } catch {
     try {
-      canonical = path.join(fs.realpathSync.native(path.dirname(abs)), path.basename(abs));
+      canonical = path.join(realpathSync.native(path.dirname(abs)), path.basename(abs));
     } catch {
       canonical = abs;
     }

@@ -27,7 +27,7 @@
  * entries `<account>:<i>`, seen on a codex-rs branch of keyring-store/src/lib.rs) is reassembled
  * when read, for forward compatibility.
  */
-import fs from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { CliError, errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
 import type { CredentialStoreMode } from './codex-config.js';
@@ -117,7 +117,7 @@ export class KeyringLiveCredentials implements LiveCredentials {
 
   protected removeAuthFile(): void {
     try {
-      fs.unlinkSync(this.paths.authJson);
+      unlinkSync(this.paths.authJson);
       this.opts.debug?.(`removed ${this.paths.authJson} (Codex keeps its credentials in the keyring)`);
     } catch (e) {
       if (errnoCode(e) !== 'ENOENT') this.opts.warn?.(`Could not remove ${this.paths.authJson} (${errnoCode(e) ?? (e as Error).message}); Codex ignores it in keyring mode.`);
@@ -125,7 +125,7 @@ export class KeyringLiveCredentials implements LiveCredentials {
   }
 
   protected ensureHome(): void {
-    if (fs.existsSync(this.paths.codexHome)) return;
+    if (existsSync(this.paths.codexHome)) return;
     try {
       ensurePrivateDir(this.paths.codexHome);
     } catch (e) {

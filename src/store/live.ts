@@ -3,7 +3,7 @@
  * Keyring mode: the `Codex Auth` keyring entry (plugged in by the keyring backend). Writes in file
  * mode go through Codex's own flocks, a temp file, fsync and rename.
  */
-import fs from 'node:fs';
+import { type BigIntStats, closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { CliError, errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir } from './atomic.js';
 import type { CredentialStoreMode } from './codex-config.js';
@@ -28,7 +28,7 @@ export function sameFileVersion(a: LiveFileStat, b: LiveFileStat): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
-function fileVersion(st: fs.BigIntStats): LiveFileStat {
+function fileVersion(st: BigIntStats): LiveFileStat {
   return { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
 }
 
@@ -39,18 +39,18 @@ function fileVersion(st: fs.BigIntStats): LiveFileStat {
 function readStampedFile(file: string): StampedText | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = openSync(file, 'r');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return null;
     throw e;
   }
   try {
-    const before = fileVersion(fs.fstatSync(fd, { bigint: true }));
-    const text = fs.readFileSync(fd, 'utf8');
-    const after = fileVersion(fs.fstatSync(fd, { bigint: true }));
+    const before = fileVersion(fstatSync(fd, { bigint: true }));
+    const text = readFileSync(fd, 'utf8');
+    const after = fileVersion(fstatSync(fd, { bigint: true }));
     return { text, stat: sameFileVersion(before, after) ? before : null };
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -107,7 +107,7 @@ export class FileLiveCredentials implements LiveCredentials {
   /** A warning when auth.json can be read by other users (Codex writes it 0600). */
   permissionWarning(): string | null {
     try {
-      const st = fs.statSync(this.paths.authJson);
+      const st = statSync(this.paths.authJson);
       if ((st.mode & 0o077) === 0) return null;
       const who = st.mode & 0o004 ? 'every user' : 'its group';
       return `${this.paths.authJson} can be read by ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); fix it: chmod 600 "${this.paths.authJson}"`;
@@ -148,7 +148,7 @@ export class FileLiveCredentials implements LiveCredentials {
   }
 
   private ensureHome(): void {
-    if (fs.existsSync(this.paths.codexHome)) return;
+    if (existsSync(this.paths.codexHome)) return;
     try {
       ensurePrivateDir(this.paths.codexHome);
     } catch (e) {

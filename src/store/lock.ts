@@ -22,7 +22,7 @@
  * command that writes waits for it (15 s, then fails), so identify and fetch first, then lock,
  * re-read, write.
  */
-import fs from 'node:fs';
+import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoCode } from '../errors.js';
 import { ensurePrivateDir } from './atomic.js';
@@ -45,7 +45,7 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 function recordedPid(fd: number): number | null {
   try {
     const buf = Buffer.alloc(32);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const n = readSync(fd, buf, 0, buf.length, 0);
     const m = /^(\d+)\n/.exec(buf.subarray(0, n).toString('latin1'));
     return m ? Number(m[1]) : null;
   } catch {
@@ -55,8 +55,8 @@ function recordedPid(fd: number): number | null {
 
 function recordOwner(fd: number): void {
   try {
-    fs.ftruncateSync(fd, 0);
-    fs.writeSync(fd, `${process.pid}\n`, 0);
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
   } catch {
     /* only informational */
   }
@@ -74,7 +74,7 @@ function openOwnLockFile(file: string): number {
     if (errnoCode(e) === 'ELOOP') throw symlinkError(file);
     throw e;
   }
-  if (!fs.fstatSync(fd).isFile()) {
+  if (!fstatSync(fd).isFile()) {
     closeQuietly(fd);
     throw new CliError('lock_not_file', `${file} is not a regular file, so it cannot be codex-auth's lock file; nothing was changed. Remove it and try again.`);
   }
@@ -164,7 +164,7 @@ export async function probeFileLock(file: string, opts: Pick<LockOptions, 'env' 
     return { state: 'unknown', why: code ?? (e as Error).message };
   }
   try {
-    if (!fs.fstatSync(fd).isFile()) return { state: 'not_file' };
+    if (!fstatSync(fd).isFile()) return { state: 'not_file' };
     let busy = false;
     const got = await lockThroughHelper({ env: opts.env ?? process.env, timeoutSec: 1, runLocker: opts.runLocker }, async (attempt) => {
       const r = await attempt(fd, false);

@@ -1,5 +1,5 @@
 /** Where Codex and codex-auth keep their files. */
-import fs from 'node:fs';
+import { type Stats, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../errors.js';
 
@@ -29,9 +29,9 @@ export function resolvePaths(opts: { codexHomeFlag?: string; env: NodeJS.Process
   if (explicit !== undefined) {
     const source = opts.codexHomeFlag !== undefined ? '--codex-home' : 'CODEX_HOME';
     codexHome = path.resolve(opts.cwd, explicit);
-    let st: fs.Stats;
+    let st: Stats;
     try {
-      st = fs.statSync(codexHome);
+      st = statSync(codexHome);
     } catch {
       throw new CliError('codex_home', `${source} points to ${codexHome}, which does not exist. Create it (mkdir -p "${codexHome}") or fix ${source}.`);
     }
@@ -41,7 +41,7 @@ export function resolvePaths(opts: { codexHomeFlag?: string; env: NodeJS.Process
     exists = true;
   } else {
     codexHome = path.join(opts.homedir, '.codex');
-    exists = fs.existsSync(codexHome);
+    exists = existsSync(codexHome);
   }
   return pathsUnder(codexHome, exists, opts);
 }

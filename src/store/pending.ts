@@ -16,10 +16,9 @@
  * CODEX_AUTH_STORE=keyring they are the only tokens codex-auth keeps in a file, and only until
  * folded (seconds, unless the keyring cannot be reached).
  */
-import fs from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import { nodeRequire } from '../platform/node-require.js';
 import { atomicWriteFile, ensurePrivateDir } from './atomic.js';
 
 export interface PendingEntry {
@@ -51,7 +50,7 @@ export function pendingDir(home: string): string {
 export function writePending(home: string, ref: string, entry: Omit<PendingEntry, 'file'>): string {
   const dir = pendingDir(home);
   ensurePrivateDir(dir);
-  const { randomBytes } = nodeRequire('node:crypto') as typeof import('node:crypto');
+  const { randomBytes } = process.getBuiltinModule('node:crypto');
   const file = path.join(dir, `${ref}${SEP}${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString('hex')}.json`);
   atomicWriteFile(file, `${JSON.stringify({ version: 1, ...entry })}\n`, 0o600, { durable: true });
   return file;
@@ -65,7 +64,7 @@ export function pendingFiles(home: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   let names: string[];
   try {
-    names = fs.readdirSync(pendingDir(home));
+    names = readdirSync(pendingDir(home));
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return out;
     throw e;
@@ -88,7 +87,7 @@ export function readPending(home: string, ref: string, files = pendingFiles(home
   for (const file of files) {
     let doc: unknown;
     try {
-      doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+      doc = JSON.parse(readFileSync(file, 'utf8'));
     } catch {
       continue;
     }
@@ -112,7 +111,7 @@ export function readPending(home: string, ref: string, files = pendingFiles(home
 export function removePending(files: readonly string[]): void {
   for (const f of files) {
     try {
-      fs.unlinkSync(f);
+      unlinkSync(f);
     } catch {
       /* gone already */
     }

@@ -2,7 +2,7 @@
  * The registry's accounts as they are on disk, for shell completion: no lock, no sync, no schema
  * migration, nothing written, and never an error (a missing or unreadable registry has no accounts).
  */
-import fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Account } from '../domain/types.js';
 
 /** The accounts, and the registry's number counter (so numbers come out as `list` shows them). */
@@ -15,7 +15,7 @@ export interface PeekedAccounts {
 export function peekAccounts(registryFile: string): PeekedAccounts {
   let doc: unknown;
   try {
-    doc = JSON.parse(fs.readFileSync(registryFile, 'utf8'));
+    doc = JSON.parse(readFileSync(registryFile, 'utf8'));
   } catch {
     return { accounts: [] };
   }

@@ -2,7 +2,7 @@
  * Loading and saving registry.json. Reads need no lock (writes are atomic renames); every
  * read-modify-write runs under the registry lock and re-reads inside it.
  */
-import fs from 'node:fs';
+import { type BigIntStats, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { assignNumbers } from '../domain/view.js';
 import { CliError, errnoCode } from '../errors.js';
@@ -27,7 +27,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
  * What identifies one version of the file without reading it all: inode, size, and the change time,
  * which every write, rename or chmod updates and nobody can set by hand.
  */
-function stamp(st: fs.BigIntStats): string {
+function stamp(st: BigIntStats): string {
   return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
@@ -48,7 +48,7 @@ export function unreadableRegistry(file: string, why: string): CliError {
 function readStamped(file: string): { text: string; stamp: string } | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = errnoCode(e);
     // ENOTDIR: a file where a directory above it should be: there is no registry (a write says why).
@@ -56,16 +56,16 @@ function readStamped(file: string): { text: string; stamp: string } | null {
     throw unreadableRegistry(file, code === 'EISDIR' ? 'a directory' : `${code ?? (e as Error).message}`);
   }
   try {
-    const st = fs.fstatSync(fd, { bigint: true });
+    const st = fstatSync(fd, { bigint: true });
     if (st.isDirectory()) throw unreadableRegistry(file, 'a directory');
     if (!st.isFile()) throw unreadableRegistry(file, 'not a regular file');
     try {
-      return { text: fs.readFileSync(fd, 'utf8'), stamp: stamp(st) };
+      return { text: readFileSync(fd, 'utf8'), stamp: stamp(st) };
     } catch (e) {
       throw unreadableRegistry(file, errnoCode(e) ?? (e as Error).message);
     }
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -176,7 +176,7 @@ export class RegistryStore {
     const stamp = this.now().toISOString().replace(/[:.]/g, '-');
     const movedTo = `${this.paths.registry}.corrupt-${stamp}`;
     try {
-      fs.renameSync(this.paths.registry, movedTo);
+      renameSync(this.paths.registry, movedTo);
     } catch {
       // Someone else moved it already, or it vanished: start from an empty registry either way.
     }
@@ -193,7 +193,7 @@ export class RegistryStore {
     const text = `${json}\n`;
     atomicWriteFile(this.paths.registry, text);
     try {
-      this.writeDigest(stamp(fs.statSync(this.paths.registry, { bigint: true })));
+      this.writeDigest(stamp(statSync(this.paths.registry, { bigint: true })));
     } catch {
       /* no digest: the next read validates in full */
     }
@@ -206,20 +206,20 @@ export class RegistryStore {
   private writeDigest(value: string, retry = true): void {
     let fd: number | undefined;
     try {
-      fd = fs.openSync(this.digestFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
-      fs.writeSync(fd, `${value}\n`);
+      fd = openSync(this.digestFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0), 0o600);
+      writeSync(fd, `${value}\n`);
     } catch (e) {
       // A link planted there: remove it (never write through it) and write the file itself.
       if (retry && errnoCode(e) === 'ELOOP') {
         try {
-          fs.unlinkSync(this.digestFile);
+          unlinkSync(this.digestFile);
           this.writeDigest(value, false);
         } catch {
           /* no digest: the next read validates in full */
         }
       }
     } finally {
-      if (fd !== undefined) fs.closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
     }
   }
 
@@ -229,7 +229,7 @@ export class RegistryStore {
    * it before writing Codex's credentials, and takes the lock only afterwards to record).
    */
   assertLockFile(): void {
-    const st = fs.lstatSync(this.paths.registryLock, { throwIfNoEntry: false });
+    const st = lstatSync(this.paths.registryLock, { throwIfNoEntry: false });
     if (st?.isSymbolicLink()) throw symlinkError(this.paths.registryLock);
   }
 

@@ -3,7 +3,7 @@
  * unknown fields survive. The registry only holds a SecretRef: which store and which entry.
  * Backends: files (0600, in a 0700 folder) here; the OS keyring plugs in through the same interface.
  */
-import fs from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { atomicWriteFile, ensurePrivateDir, readFileIfExists } from './atomic.js';
@@ -44,7 +44,7 @@ export class FileSecretStore implements SecretStore {
 
   async delete(ref: string): Promise<boolean> {
     try {
-      fs.unlinkSync(this.pathOf(ref));
+      unlinkSync(this.pathOf(ref));
       return true;
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return false;

@@ -1,7 +1,7 @@
 /** Output safety: the escaping and masking rules, and Output as the only writer of escape sequences. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeJsonText, maskUrlCredentials, oneLine, safeText } from '../../src/domain/display.js';
+import { BIDI_CONTROLS, CONTROL_CHARS, escapeJsonText, maskUrlCredentials, oneLine, safeText } from '../../src/domain/display.js';
 import { jsonText, Output, paletteFor, terminalText, withoutStyles } from '../../src/ui/output.js';
 
 class Sink {
@@ -14,6 +14,25 @@ class Sink {
 }
 
 describe('oneLine and safeText', () => {
+  it("escapes exactly Unicode's Cc and Bidi_Control: the spelled-out ranges match \\p{Cc} and \\p{Bidi_Control} at every code point", () => {
+    const ours = new RegExp(`^[${CONTROL_CHARS}${BIDI_CONTROLS}]$`, 'u');
+    const unicode = /^[\p{Cc}\p{Bidi_Control}]$/u;
+    const differ: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp += 1) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue; // lone surrogates are not characters
+      const ch = String.fromCodePoint(cp);
+      if (ours.test(ch) !== unicode.test(ch)) differ.push(cp.toString(16));
+    }
+    expect(differ).toEqual([]);
+    // and every one of them is escaped, in a line and in a message (line breaks kept there)
+    for (const cp of [0x0, 0x1f, 0x7f, 0x9f, 0x61c, 0x200e, 0x202a, 0x2069]) {
+      const ch = String.fromCodePoint(cp);
+      expect(oneLine(`a${ch}b`)).not.toContain(ch);
+      expect(safeText(`a${ch}b`)).not.toContain(ch);
+    }
+    expect(safeText('a\nb')).toBe('a\nb');
+  });
+
   it.each([
     ['plain', 'alice@example.com', 'alice@example.com'],
     ['OSC title and BEL', 'a\x1b]0;pwned\x07b', 'a\\x1b]0;pwned\\x07b'],
