@@ -122,6 +122,7 @@ export async function enableGateway(app: Deps, opts: { port?: number; rotate?: b
 
   const before = loadGatewaySettings(app.paths.home);
   const port = opts.port ?? before.port;
+  await ensurePortsUsable({ ...before, port }, app.now());
   const file = app.paths.configToml;
   const original = readFileIfExists(file);
   const doc = original === null ? {} : await parseToml(original, file);
@@ -215,6 +216,39 @@ export async function disableGateway(app: Deps): Promise<DisableResult> {
 }
 
 /** What `gateway status` learns from a running gateway (its authenticated status endpoint). */
+/**
+ * Why the gateway could not listen on 127.0.0.1:`port` (`EADDRINUSE`, `EACCES`…), or null when it can:
+ * a listen that is closed at once.
+ */
+function listenProblem(port: number): Promise<string | null> {
+  const net = process.getBuiltinModule('node:net');
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(null)));
+  });
+}
+
+/**
+ * Before Codex is pointed at the gateway's two ports: both can be listened on, or this installation's
+ * own gateway already serves there (enable run again while `serve` runs). Otherwise Codex would fail
+ * at its next request with "workspace routing discovery failed", so nothing is changed.
+ */
+async function ensurePortsUsable(settings: GatewaySettings, now: Date): Promise<void> {
+  const { port } = settings;
+  const problems: Array<{ port: number; code: string }> = [];
+  for (const p of [port, port + 1]) {
+    const code = await listenProblem(p);
+    if (code !== null) problems.push({ port: p, code });
+  }
+  if (problems.length === 0) return;
+  if ((await probeGateway(settings, now, 1000)).status !== null) return; // our own gateway, serving
+  const what = problems
+    .map(({ port: p, code }) => `127.0.0.1:${p} ${code === 'EADDRINUSE' ? 'is in use by another program' : code === 'EACCES' ? 'may not be opened by this user' : `cannot be opened (${code})`}`)
+    .join('; ');
+  throw new CliError('port_unusable', `${what}. The gateway listens on two ports, N and N+1 (now ${port} and ${port + 1}); pick two free ones with --port N. Nothing was changed.`);
+}
+
 export interface ProbeResult {
   listening: boolean;
   error: string | null;

@@ -4,6 +4,7 @@
  * the fake OpenAI on 127.0.0.1.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { parse } from 'smol-toml';
@@ -171,6 +172,35 @@ describe('gateway enable / disable', () => {
     const both = await sb.run(['gateway', 'enable', '--rotate', '--no-rotate']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('use either --rotate or --no-rotate');
+  });
+
+  it('refuses ports another program holds (either of its two), changing nothing; its own running gateway\'s ports are fine', async () => {
+    const { a } = await twoAccounts();
+    const port = await freePortPair();
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(port + 1, '127.0.0.1', resolve));
+    try {
+      const r = await sb.run(['gateway', 'enable', '--port', String(port)]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`127.0.0.1:${port + 1} is in use by another program`);
+      expect(r.stderr).toContain('--port N');
+      expect(r.stderr).not.toContain(`127.0.0.1:${port} is`);
+      const asJson = await sb.run(['gateway', 'enable', '--port', String(port), '--json']);
+      expect(JSON.parse(asJson.stdout)).toMatchObject({ error: { code: 'port_unusable' } });
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+    // Nothing changed: config.toml as the user wrote it, Codex still on its real login, not enabled.
+    expect(configText()).toBe(CONFIG);
+    expect(JSON.parse(sb.readAuth() as string).tokens.refresh_token).toBe(a.tokens.refresh_token);
+    expect(await json(['gateway', 'status'])).toMatchObject({ enabled: false });
+
+    // Free now: enabled; with its own gateway serving on both ports, enable again is fine.
+    expect((await sb.run(['gateway', 'enable', '--port', String(port)])).code).toBe(0);
+    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env, port: null });
+    secrets.push(gw.secret);
+    expect(gw.backend).toBe(`http://127.0.0.1:${port}/backend-api/`);
+    expect(await json(['gateway', 'enable', '--rotate'])).toMatchObject({ changed: true, port, rotate: true });
   });
 
   it('refuses without an account to serve from, changing nothing', async () => {
