@@ -19,8 +19,7 @@ const DAEMON: Record<string, string> = {
 };
 
 export async function gatewayEnable(app: Needs, _args: unknown, opts: EnableOptions): Promise<number> {
-  const port = opts.port === undefined ? undefined : parsePort(opts.port, 0);
-  if (port === 0) throw usageError('invalid_port', '--port must be a port number from 1 to 65534 for "gateway enable" (Codex needs to know it).');
+  const port = opts.port === undefined ? undefined : parsePort(opts.port, 0, { anyAllowed: false });
   const { enableGateway, gatewayUrls } = await import('../gateway/setup.js');
   const r = await enableGateway(app, { ...(port !== undefined ? { port } : {}), ...(opts.rotate !== undefined ? { rotate: opts.rotate } : {}) });
   const urls = gatewayUrls(r.settings.port);
@@ -111,10 +110,18 @@ export interface ServeOptions {
   json?: boolean;
 }
 
-function parsePort(v: string | undefined, fallback: number): number {
+/**
+ * The first of the gateway's two ports (N and N+1). `serve --port 0` takes any two free ones; `enable`
+ * cannot (Codex's config.toml must name them).
+ */
+function parsePort(v: string | undefined, fallback: number, opts: { anyAllowed: boolean } = { anyAllowed: true }): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 0 || n > 65534) throw usageError('invalid_port', `--port must be a port number from 1 to 65534 (0: any two free ports), not "${v}".`);
+  const min = opts.anyAllowed ? 0 : 1;
+  if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < min || n > 65534) {
+    const any = opts.anyAllowed ? ' (0: any two free ports)' : ' (Codex needs to know it: not 0)';
+    throw usageError('invalid_port', `--port must be a port number from 1 to 65534${any}, not "${v}".`);
+  }
   return n;
 }
 

@@ -203,6 +203,18 @@ describe('gateway enable / disable', () => {
     expect(await json(['gateway', 'enable', '--rotate'])).toMatchObject({ changed: true, port, rotate: true });
   });
 
+  it('rejects a bad --port with the rule of each command: enable needs a real port, serve also takes 0', async () => {
+    for (const bad of ['0', 'abc', '65535', '-1', '1.5']) {
+      const r = await sb.run(['gateway', 'enable', `--port=${bad}`]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toContain(`--port must be a port number from 1 to 65534 (Codex needs to know it: not 0), not "${bad}"`);
+      expect(r.stderr).not.toContain('any two free ports');
+    }
+    const serve = await sb.run(['gateway', 'serve', '--port', '70000']);
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toContain('--port must be a port number from 1 to 65534 (0: any two free ports), not "70000"');
+  });
+
   it('refuses without an account to serve from, changing nothing', async () => {
     fs.writeFileSync(path.join(sb.codexHome, 'config.toml'), CONFIG);
     const r = await sb.run(['gateway', 'enable']);
