@@ -3,7 +3,7 @@
  * with GET /v1/me, and register it as an account; the first one becomes the fallback key.
  */
 import type { Services, Uses } from '../cli/app.js';
-import { aliasClash, apiKeyIdentity, describeAccount, identityFields, newAccount, normalizeAlias, validateAlias } from '../domain/accounts.js';
+import { aliasClash, apiKeyIdentity, describeAccount, identityFields, newAccount, normalizeAlias, shadowedAliasWarnings, validateAlias } from '../domain/accounts.js';
 import { apiKeyAccountId, apiKeyAuth, parseAuthObject, serializeAuth, sha256Hex } from '../domain/authfile.js';
 import { keyCharacterProblem, looksLikeApiKey, maskKey } from '../domain/mask.js';
 import { CliError, usageError } from '../errors.js';
@@ -113,7 +113,8 @@ export async function addApiKeyCommand(app: Needs, args: { key?: string }, opts:
       reg.fallback.keyId = account.id;
       madeFallback = true;
     }
-    return { account: { ...account }, existed, madeFallback, isFallback: reg.fallback.keyId === account.id, fallbackOn: reg.fallback.enabled };
+    const shadowed = existed ? [] : shadowedAliasWarnings(reg.accounts, account);
+    return { account: { ...account }, existed, madeFallback, isFallback: reg.fallback.keyId === account.id, fallbackOn: reg.fallback.enabled, shadowed };
   });
 
   const { account } = outcome;
@@ -139,6 +140,7 @@ export async function addApiKeyCommand(app: Needs, args: { key?: string }, opts:
         : 'It is now the fallback key for automatic fallback (see "codex-auth fallback enable").',
     );
   }
+  for (const w of outcome.shadowed) app.out.warn(w);
   if (opts.insecureStorage && !outcome.existed) app.out.warn('The key is stored in a plain file (mode 0600) instead of the OS keyring, because of --insecure-storage.');
   return 0;
 }

@@ -137,6 +137,22 @@ export function normalizeAlias(name: string): string {
 }
 
 /**
+ * Warnings for the aliases of other accounts that an account just added (`added`) takes over: its
+ * email or id equals them (case-insensitive, Unicode NFC), so that word, as a QUERY, now names two
+ * accounts. An alias is checked against every email when it is given, but an account added later
+ * can bring the same email.
+ */
+export function shadowedAliasWarnings(accounts: readonly Account[], added: Account): string[] {
+  const words = new Set([added.email, added.id].filter((w): w is string => typeof w === 'string' && w !== '').map(fold));
+  return accounts
+    .filter((a) => a.id !== added.id && a.alias !== null && words.has(fold(a.alias)))
+    .map((a) => {
+      const fix = a.number !== undefined ? `codex-auth alias ${a.number} NEW-NAME` : 'codex-auth alias';
+      return `The alias "${oneLine(a.alias ?? '')}" of ${describeAccount(a)} is also the ${fold(a.alias ?? '') === fold(added.email ?? '') ? 'email' : 'id'} of ${describeAccount(added)}, just added: as a query it now names both. Give it another name: ${fix}.`;
+    });
+}
+
+/**
  * Why `alias` cannot name the account `self` (already in `accounts` or about to be added), or null:
  * an alias never equals any account's email or id, nor another account's alias (case-insensitive,
  * Unicode-normalised), so a QUERY that is an email, an id or an alias names one account only.

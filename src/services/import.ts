@@ -2,7 +2,7 @@
  * Importing Codex auth.json credentials into codex-auth's accounts: for `import` (files, or Codex's
  * current login) and `login` (what "codex login" wrote in its scratch home).
  */
-import { aliasClash, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, normalizeAlias, snapshotMeta } from '../domain/accounts.js';
+import { aliasClash, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, normalizeAlias, shadowedAliasWarnings, snapshotMeta } from '../domain/accounts.js';
 import { AuthFileError, type ParsedAuth, parseAuthJson } from '../domain/authfile.js';
 import { apiKeyProblem } from '../domain/mask.js';
 import type { Account, Registry, SecretRef } from '../domain/types.js';
@@ -126,6 +126,7 @@ export async function importSources(app: Deps, sources: Source[], results: Resul
   if (saved.length > 0 || synced) {
     const now = app.now();
     const out: Result[] = [];
+    const warnings: string[] = [];
     await recordSettled(
       app,
       saved.map((x) => x.settled),
@@ -140,10 +141,13 @@ export async function importSources(app: Deps, sources: Source[], results: Resul
             recordWrittenLive(reg, x.written);
             if (x.item.src.live) setActive(reg, x.item.identity.id, now);
           }
+          warnings.length = 0;
+          for (const r of out) if (r.status === 'imported' && r.account) warnings.push(...shadowedAliasWarnings(reg.accounts, r.account));
         },
       },
     );
     results.push(...out);
+    for (const w of warnings) app.report.warn(w);
   }
 
   return results;

@@ -19,7 +19,7 @@
  * times; `touch -d` can put mtime back but every change sets ctime. Any difference: hashed as before.
  */
 import type { Deps } from './deps.js';
-import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, snapshotMeta } from '../domain/accounts.js';
+import { apiKeyHashOf, apiKeyIdentity, compareSnapshotMeta, describeAccount, type Identity, identityFields, newAccount, shadowedAliasWarnings, snapshotMeta } from '../domain/accounts.js';
 import { apiKeyAccountId, AuthFileError, chatgptIdentity, credentialFingerprint, type ParsedAuth, parseAuthJson, sha256Hex } from '../domain/authfile.js';
 import { keyCharacterProblem, maskKey } from '../domain/mask.js';
 import { CliError } from '../errors.js';
@@ -260,14 +260,18 @@ async function saveLive(app: Deps, identity: Identity, auth: ParsedAuth, plan: S
       return;
     }
     let message: string | null = null;
+    let shadowed: string[] = [];
     const now = app.now();
     await recordSettled(app, [s], {
       patch: (r) => {
+        message = null;
+        shadowed = [];
         if (r.removedLiveIds.includes(identity.id)) return;
         const acc = r.accounts.find((a) => a.id === identity.id);
         if (!acc) {
           const added = newAccount(identity, s.stored ?? auth, secret, now);
           message = r.accounts.length === 0 ? `Imported Codex's current login into codex-auth: ${describeAccount(added)}.` : `Added Codex's current login to codex-auth: ${describeAccount(added)}.`;
+          shadowed = shadowedAliasWarnings(r.accounts, added);
           r.accounts.push(added);
         } else if (s.changed) {
           Object.assign(acc, identityFields(identity));
@@ -278,7 +282,8 @@ async function saveLive(app: Deps, identity: Identity, auth: ParsedAuth, plan: S
       ...(opts.readOnly ? { timeoutMs: 0 } : {}),
     });
     if (message !== null) app.report.info(message);
-    else if (s.changed) app.report.debug(`saved the live credentials of ${identity.email ?? identity.id} (newer than the stored copy)`);
+    for (const w of shadowed) app.report.warn(w);
+    if (message === null && s.changed) app.report.debug(`saved the live credentials of ${identity.email ?? identity.id} (newer than the stored copy)`);
   };
   const what = existing ? describeAccount(existing) : (identity.email ?? identity.id);
   if (!existing) {

@@ -164,6 +164,41 @@ describe('an alias never equals an email, id or another alias', () => {
   });
 });
 
+describe('an account added later whose email or id is an older alias', () => {
+  it('import, Codex\'s own login and add-api-key warn that the word now names both, with the fix', async () => {
+    await importAll(ALICE);
+    const aliceNo = registry().accounts[0].number;
+    expect((await sb.run(['alias', 'alice', 'bob@example.com'])).code).toBe(0);
+    // import: Bob's email is Alice's alias
+    const r = await sb.run(['import', writeFile('bob.json', remember(chatgptAuth(BOB)))]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`The alias "bob@example.com" of bob@example.com — alice@example.com (plus) is also the email of bob@example.com (pro), just added: as a query it now names both. Give it another name: codex-auth alias ${aliceNo} NEW-NAME.`);
+    // a second import of the same login adds nothing, and says nothing about it
+    const again = await sb.run(['import', writeFile('bob2.json', remember(chatgptAuth(BOB)))]);
+    expect(again.stderr).not.toContain('now names both');
+    expect((await sb.run(['switch', 'bob@example.com'])).code).toBe(2); // ambiguous, as warned
+
+    // Codex's own login, added by the sync every command runs
+    expect((await sb.run(['alias', 'alice', 'CAROL@example.com'])).code).toBe(0);
+    sb.writeAuth(remember(chatgptAuth(CAROL)));
+    const l = await sb.run(['list']);
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stderr).toContain('The alias "CAROL@example.com" of');
+    expect(l.stderr).toContain('is also the email of carol@example.com (team), just added');
+
+    // add-api-key: the key's owner (GET /v1/me) has the email of Alice's alias
+    expect((await sb.run(['alias', 'alice', 'kay@example.com'])).code).toBe(0);
+    const k = await sb.run(['add-api-key', '-', '--no-fallback'], { input: keyEnding('4343', 'kay') });
+    expect(k.code, k.stderr).toBe(0);
+    expect(k.stderr).toContain('The alias "kay@example.com" of');
+    expect(k.stderr).toContain('now names both');
+    // no warning when nothing is shadowed
+    const m = await sb.run(['add-api-key', '-', '--no-fallback'], { input: keyEnding('4444', 'mo') });
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stderr).not.toContain('now names both');
+  });
+});
+
 describe('numbers stay with their account', () => {
   it('remove 2 --yes run twice removes one account; the others keep their numbers; new ones never reuse 2', async () => {
     await importAll(ALICE, BOB, CAROL);
