@@ -7,6 +7,7 @@
  * connect, 300 s without a byte of the head or the body), streaming bodies, and the request
  * aborted (its answer's body destroyed) when the signal fires — Codex went away.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createDispatcher, loadCa, proxyFor } from '../platform/http.js';
 
@@ -25,9 +26,14 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-const CONNECT_TIMEOUT_MS = 10_000;
-/** Nothing received for this long, head or body: the request fails (undici's 300 s defaults). */
-const IDLE_TIMEOUT_MS = 300_000;
+/** How long a connection may take, and how long nothing may be received (head or body), in ms. */
+export interface UpstreamTimeouts {
+  connectMs: number;
+  /** Nothing received for this long, head or body: the request fails (undici's 300 s defaults). */
+  idleMs: number;
+}
+
+export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = { connectMs: 10_000, idleMs: 300_000 };
 
 /** The whole answer (small error bodies only). */
 export async function readAll(body: Readable): Promise<Buffer> {
@@ -56,7 +62,8 @@ export async function createUpstream(env: NodeJS.ProcessEnv, origins: readonly s
   return nodeUpstream(env);
 }
 
-export async function nodeUpstream(env: NodeJS.ProcessEnv): Promise<Upstream> {
+export async function nodeUpstream(env: NodeJS.ProcessEnv, timeouts: UpstreamTimeouts = DEFAULT_UPSTREAM_TIMEOUTS): Promise<Upstream> {
+  const { connectMs, idleMs } = timeouts;
   // require(), not import(): an import() of a built-in from this CommonJS bundle starts Node's ES
   // module loader, which then stays resident (README "Performance": idle RSS on Node 24 68.9 -> 65.0 MB).
   const http = process.getBuiltinModule('node:http');
@@ -66,7 +73,7 @@ export async function nodeUpstream(env: NodeJS.ProcessEnv): Promise<Upstream> {
     const tls = process.getBuiltinModule('node:tls');
     ca = loadCa(env, tls.rootCertificates);
   }
-  const common = { keepAlive: true, noDelay: true, timeout: IDLE_TIMEOUT_MS };
+  const common = { keepAlive: true, noDelay: true, timeout: idleMs };
   const agents = { http: new http.Agent(common), https: new https.Agent({ ...common, ...(ca ? { ca } : {}) }) };
 
   function send(url: string, method: string, headers: Record<string, string>, body: Buffer | null, signal: AbortSignal): Promise<UpstreamResponse> {
@@ -84,7 +91,7 @@ export async function nodeUpstream(env: NodeJS.ProcessEnv): Promise<Upstream> {
       else if (method !== 'GET' && method !== 'HEAD') h['content-length'] = '0';
       const req = (tlsOn ? https : http).request(u, { method, headers: h, agent: tlsOn ? agents.https : agents.http });
       let connectTimer: NodeJS.Timeout | undefined;
-      let answered = false;
+      let response: IncomingMessage | undefined;
       const onAbort = () => {
         clearTimeout(connectTimer);
         req.destroy(signal.reason as Error);
@@ -92,14 +99,17 @@ export async function nodeUpstream(env: NodeJS.ProcessEnv): Promise<Upstream> {
       signal.addEventListener('abort', onAbort, { once: true });
       req.on('socket', (socket) => {
         if (socket.connecting) {
-          connectTimer = setTimeout(() => req.destroy(Object.assign(new Error(`connect timeout (${CONNECT_TIMEOUT_MS / 1000}s)`), { code: 'UND_ERR_CONNECT_TIMEOUT' })), CONNECT_TIMEOUT_MS);
+          connectTimer = setTimeout(() => req.destroy(Object.assign(new Error(`connect timeout (${connectMs / 1000}s)`), { code: 'UND_ERR_CONNECT_TIMEOUT' })), connectMs);
           socket.once('connect', () => clearTimeout(connectTimer));
         }
       });
       // The agent's socket timeout: nothing received for that long, head or body, ends the request.
+      // After the head, the answer's reader gets the error (not a bare "aborted").
       req.on('timeout', () => {
-        const what = answered ? ['no body data', 'UND_ERR_BODY_TIMEOUT'] : ['no response head', 'UND_ERR_HEADERS_TIMEOUT'];
-        req.destroy(Object.assign(new Error(`${what[0]} within ${IDLE_TIMEOUT_MS / 1000}s`), { code: what[1] }));
+        const what = response ? ['no body data', 'UND_ERR_BODY_TIMEOUT'] : ['no response head', 'UND_ERR_HEADERS_TIMEOUT'];
+        const err = Object.assign(new Error(`${what[0]} within ${idleMs / 1000}s`), { code: what[1] });
+        response?.destroy(err);
+        req.destroy(err);
       });
       req.on('error', (e) => {
         clearTimeout(connectTimer);
@@ -107,7 +117,7 @@ export async function nodeUpstream(env: NodeJS.ProcessEnv): Promise<Upstream> {
         reject(e);
       });
       req.on('response', (res) => {
-        answered = true;
+        response = res;
         clearTimeout(connectTimer);
         // From here an abort destroys the answer (so a reader waiting on it wakes up).
         signal.removeEventListener('abort', onAbort);
