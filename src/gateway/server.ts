@@ -10,12 +10,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Deps } from '../services/deps.js';
+import type { HttpClient } from '../platform/http.js';
 import { describeAccount } from '../domain/accounts.js';
 import { decodeJwtPayload } from '../domain/jwt.js';
 import { carriesSecret, GATEWAY_CLAIM, placeholderAccountId } from './placeholder.js';
 import { type Credentials, type GatewayEvent, Router, type Serving } from './router.js';
 import { decodeBody, isEncryptedContentError, MAX_PEEK_BYTES, SseScanner, stripEncryptedReasoning, UnsupportedEncoding, usageLimitOf } from './stream.js';
-import { createUpstream, dump, readAll, type UpstreamResponse } from './upstream.js';
+import { createUpstream, dump, httpClientOver, readAll, type UpstreamResponse } from './upstream.js';
 
 export interface GatewayOptions {
   /** The backend origin's port; the model origin listens on port + 1. 0: two free ports. */
@@ -102,14 +103,22 @@ export function drained(res: Pick<ServerResponse, 'writableNeedDrain' | 'destroy
   });
 }
 
-export async function startGateway(app: Deps, opts: GatewayOptions): Promise<RunningGateway> {
+/** `app` whose HTTP client (token refreshes, usage calls) is `client`. */
+function withHttp(app: Deps, client: HttpClient): Deps {
+  const http = (): Promise<HttpClient> => Promise.resolve(client);
+  return new Proxy(app, { get: (target, key, receiver) => (key === 'http' ? http : Reflect.get(target, key, receiver)) });
+}
+
+export async function startGateway(base: Deps, opts: GatewayOptions): Promise<RunningGateway> {
   const { openaiBaseUrl } = await import('../openai/me.js');
-  const router = new Router(app, opts.onEvent);
-  const chatgptBase = (app.env.CODEX_AUTH_CHATGPT_BASE_URL || opts.upstreamChatgptBaseUrl || DEFAULT_CHATGPT).replace(/\/+$/, '');
-  const apiBase = openaiBaseUrl(app.env);
-  // node:http/node:https unless a proxy applies to an upstream: undici only then.
-  const upstream = await createUpstream(app.env, [chatgptBase, apiBase]);
+  const chatgptBase = (base.env.CODEX_AUTH_CHATGPT_BASE_URL || opts.upstreamChatgptBaseUrl || DEFAULT_CHATGPT).replace(/\/+$/, '');
+  const apiBase = openaiBaseUrl(base.env);
+  // node:http/node:https unless a proxy applies to an upstream: undici only then. Token refreshes and
+  // usage calls go the same way (without a proxy, undici is never loaded in a serving gateway).
+  const upstream = await createUpstream(base.env, [chatgptBase, apiBase]);
+  const app = upstream.kind === 'node' ? withHttp(base, httpClientOver(upstream, base.env)) : base;
   app.report.debug(`gateway: upstream requests through ${upstream.kind === 'undici' ? 'undici (a proxy applies)' : 'node:http/node:https'}`);
+  const router = new Router(app, opts.onEvent);
   const placeholderId = placeholderAccountId(opts.secret);
   const startedAt = app.now().toISOString();
   /** Which account last served each thread: a change means its encrypted reasoning must go. */

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { createDispatcher, loadCa, proxyFor } from '../platform/http.js';
+import { createDispatcher, describeNetworkError, flatHeaders, type HttpClient, type HttpRequest, type HttpResponse, httpTimeoutMs, loadCa, proxyFor, USER_AGENT, withRetries } from '../platform/http.js';
 
 export interface UpstreamResponse {
   statusCode: number;
@@ -60,6 +60,31 @@ export async function dump(body: Readable): Promise<void> {
 export async function createUpstream(env: NodeJS.ProcessEnv, origins: readonly string[]): Promise<Upstream> {
   if (origins.some((o) => proxyFor(env, o) !== null)) return undiciUpstream(env);
   return nodeUpstream(env);
+}
+
+/**
+ * The CLI's HTTP client (the one token refreshes and usage calls take), carried by this upstream:
+ * the same timeout and retry rules as src/platform/http.ts. The gateway uses it when its upstream is
+ * node:http, so a refresh while serving does not load undici (20–30 MB resident for good).
+ */
+export function httpClientOver(upstream: Upstream, env: NodeJS.ProcessEnv): HttpClient {
+  async function once(req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+    try {
+      const body = req.body === undefined ? null : Buffer.from(req.body, 'utf8');
+      const res = await upstream.send(req.url, req.method, { 'user-agent': USER_AGENT, ...req.headers }, body, AbortSignal.timeout(timeoutMs));
+      const text = (await readAll(res.body)).toString('utf8');
+      return { status: res.statusCode, headers: flatHeaders(res.headers), text };
+    } catch (err) {
+      throw describeNetworkError(err, req.url, timeoutMs);
+    }
+  }
+  const defaultTimeout = httpTimeoutMs(env);
+  return {
+    request: (req) => withRetries(once, req, defaultTimeout),
+    async close() {
+      /* the gateway closes its upstream itself */
+    },
+  };
 }
 
 export async function nodeUpstream(env: NodeJS.ProcessEnv, timeouts: UpstreamTimeouts = DEFAULT_UPSTREAM_TIMEOUTS): Promise<Upstream> {

@@ -46,7 +46,7 @@ export interface HttpClient {
   close(): Promise<void>;
 }
 
-const USER_AGENT = 'codex-auth';
+export const USER_AGENT = 'codex-auth';
 const MAX_RETRY_AFTER_MS = 5_000;
 
 export function httpTimeoutMs(env: NodeJS.ProcessEnv): number {
@@ -69,7 +69,7 @@ const TLS_CODES = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function describeNetworkError(err: unknown, url: string, timeoutMs: number): HttpError {
+export function describeNetworkError(err: unknown, url: string, timeoutMs: number): HttpError {
   const code = (err as { code?: string; cause?: { code?: string } })?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
   const name = (err as Error)?.name;
   const target = new URL(url);
@@ -153,42 +153,53 @@ export async function createHttpClient(env: NodeJS.ProcessEnv): Promise<HttpClie
         bodyTimeout: timeoutMs,
       });
       const text = await res.body.text();
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
-      }
-      return { status: res.statusCode, headers, text };
+      return { status: res.statusCode, headers: flatHeaders(res.headers), text };
     } catch (err) {
       throw describeNetworkError(err, req.url, timeoutMs);
     }
   }
 
   return {
-    async request(req) {
-      const timeoutMs = req.timeoutMs ?? defaultTimeout;
-      const retries = req.retries ?? 2;
-      for (let attempt = 0; ; attempt += 1) {
-        let res: HttpResponse;
-        try {
-          res = await once(req, timeoutMs);
-        } catch (err) {
-          // A timeout already cost the whole budget: do not multiply it. Retry only quick failures.
-          if (attempt >= retries || (err as HttpError).kind === 'timeout') throw err;
-          await sleep(200 * 2 ** attempt);
-          continue;
-        }
-        if ((res.status === 429 || res.status >= 500) && attempt < retries) {
-          const ra = Number(res.headers['retry-after']);
-          await sleep(Number.isFinite(ra) && ra >= 0 ? Math.min(ra * 1000, MAX_RETRY_AFTER_MS) : 250 * 2 ** attempt);
-          continue;
-        }
-        return res;
-      }
-    },
+    request: (req) => withRetries(once, req, defaultTimeout),
     async close() {
       await dispatcher.close();
     },
   };
+}
+
+/** Response headers as one string each, lower-case names (repeated ones joined). */
+export function flatHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  return headers;
+}
+
+/**
+ * One request with the rules every client here follows: the request's timeout (else the default),
+ * and bounded retries of 429/5xx (Retry-After honoured, capped) and of quick network failures.
+ */
+export async function withRetries(once: (req: HttpRequest, timeoutMs: number) => Promise<HttpResponse>, req: HttpRequest, defaultTimeout: number): Promise<HttpResponse> {
+  const timeoutMs = req.timeoutMs ?? defaultTimeout;
+  const retries = req.retries ?? 2;
+  for (let attempt = 0; ; attempt += 1) {
+    let res: HttpResponse;
+    try {
+      res = await once(req, timeoutMs);
+    } catch (err) {
+      // A timeout already cost the whole budget: do not multiply it. Retry only quick failures.
+      if (attempt >= retries || (err as HttpError).kind === 'timeout') throw err;
+      await sleep(200 * 2 ** attempt);
+      continue;
+    }
+    if ((res.status === 429 || res.status >= 500) && attempt < retries) {
+      const ra = Number(res.headers['retry-after']);
+      await sleep(Number.isFinite(ra) && ra >= 0 ? Math.min(ra * 1000, MAX_RETRY_AFTER_MS) : 250 * 2 ** attempt);
+      continue;
+    }
+    return res;
+  }
 }
 
 export function parseJson(text: string): unknown {

@@ -132,6 +132,27 @@ describe('gateway upstream client', () => {
     expect(await stopAndCheckUndici()).toBe(false);
   });
 
+  it('without a proxy, a token refresh (after an upstream 401) and a usage call go through node:http too: undici never loaded', async () => {
+    const a = await accountA();
+    fake.setResponses(a.tokens.access_token, { fault: { status: 401 } });
+    gw = await startGateway();
+    const r = await post(gw);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toContain('response.completed');
+    expect(fake.refreshCount('acc-a')).toBe(1);
+    const latest = fake.latestTokens('acc-a');
+    secrets.push(latest.access_token, latest.refresh_token);
+    expect(fake.requests({ path: '/backend-api/codex/responses' }).map((u) => u.bearer)).toEqual([a.tokens.access_token, latest.access_token]);
+    const refresh = fake.requests({ path: new URL(fake.refreshUrl).pathname });
+    expect(refresh).toHaveLength(1);
+    expect(refresh[0]!.headers['user-agent']).toBe('codex-auth');
+    // wham/usage is answered with the serving account's real numbers
+    const usage = await fetch(`${gw.backend}wham/usage`, { headers: { authorization: gw.auth, 'chatgpt-account-id': 'codex-auth-gateway-placeholder' } });
+    expect(usage.status).toBe(200);
+    expect(fake.requests({ path: '/backend-api/wham/usage' }).at(-1)?.bearer).toBe(latest.access_token);
+    expect(await stopAndCheckUndici()).toBe(false);
+  });
+
   it('with HTTP_PROXY: undici through the proxy; NO_PROXY naming the upstream host: straight, without undici', async () => {
     await accountA();
     gw = await startGateway({ HTTP_PROXY: proxyUrl });

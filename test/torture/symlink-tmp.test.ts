@@ -31,15 +31,29 @@ function remember(doc: ChatgptAuthDoc): ChatgptAuthDoc {
   return doc;
 }
 
+/**
+ * codex-auth imports node:fs by name (`import { openSync } from 'node:fs'`), so the hook goes into the
+ * module every importer gets: node:fs mocked for this file's module graph, openSync calling
+ * `beforeOpen` first, everything else the real thing.
+ */
+const hooks = vi.hoisted(() => ({ beforeOpen: null as null | ((p: unknown, flags: unknown) => void) }));
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  const openSync = ((p: import('node:fs').PathLike, flags?: import('node:fs').OpenMode, mode?: import('node:fs').Mode | null) => {
+    hooks.beforeOpen?.(p, flags);
+    return real.openSync(p, flags as import('node:fs').OpenMode, mode);
+  }) as typeof real.openSync;
+  return { ...real, openSync, default: { ...real, openSync } };
+});
+
 afterEach(() => {
-  vi.restoreAllMocks();
+  hooks.beforeOpen = null;
 });
 
 /** Plant a symlink to `target` at every temp file codex-auth opens for creation, just before it does. */
 function plantAtEveryTempOpen(target: string): string[] {
   const planted: string[] = [];
-  const realOpen = fs.openSync;
-  vi.spyOn(fs, 'openSync').mockImplementation(((p: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode | null) => {
+  hooks.beforeOpen = (p, flags) => {
     const creating = typeof flags === 'number' ? (flags & fs.constants.O_CREAT) !== 0 : typeof flags === 'string' && /[wa]/.test(flags);
     if (typeof p === 'string' && creating && /\/\.[^/]+\.tmp$/.test(p)) {
       try {
@@ -49,8 +63,7 @@ function plantAtEveryTempOpen(target: string): string[] {
         /* already there */
       }
     }
-    return realOpen(p, flags as fs.OpenMode, mode);
-  }) as typeof fs.openSync);
+  };
   return planted;
 }
 
