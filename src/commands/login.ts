@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import path from 'node:path';
 import type { Services, Uses } from '../cli/app.js';
 import { findCodexBinary } from '../codex/binary.js';
-import { validateAlias } from '../domain/accounts.js';
+import { aliasClashBeforeLogin, normalizeAlias, validateAlias } from '../domain/accounts.js';
 import { Cancelled, CliError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../store/atomic.js';
 import { numbered } from '../domain/view.js';
@@ -90,6 +90,9 @@ export async function loginCommand(app: Needs, _args: unknown, opts: LoginOption
   if (opts.alias !== undefined) {
     const bad = validateAlias(opts.alias);
     if (bad) throw usageError('invalid_alias', `Invalid alias ${JSON.stringify(opts.alias)}: ${bad}.`);
+    // Refused now rather than after the browser login, when it can be known already.
+    const clash = aliasClashBeforeLogin((await app.registry.load()).accounts, opts.alias);
+    if (clash) throw usageError('alias_taken', `The alias ${JSON.stringify(normalizeAlias(opts.alias))} cannot be used: ${clash}. Nothing was changed.`);
   }
   if (opts.deviceAuth && opts.withApiKey) throw usageError('usage', 'Use either --device-auth or --with-api-key, not both.');
   const codex = findCodexBinary(app.env);

@@ -137,6 +137,16 @@ export function normalizeAlias(name: string): string {
 }
 
 /**
+ * Before a login, whose account is not known yet: the clashes no login can avoid — `alias` is an
+ * existing account's email or id (an alias never equals any email or id, its own account's included).
+ * Whether it is another account's alias depends on which account logs in, so that is checked after.
+ */
+export function aliasClashBeforeLogin(accounts: readonly Account[], alias: string): string | null {
+  const withoutAliases = accounts.map((a) => ({ ...a, alias: null }));
+  return aliasClash(withoutAliases, alias, { id: '', email: null });
+}
+
+/**
  * Warnings for the aliases of other accounts that an account just added (`added`) takes over: its
  * email or id equals them (case-insensitive, Unicode NFC), so that word, as a QUERY, now names two
  * accounts. An alias is checked against every email when it is given, but an account added later

@@ -98,6 +98,17 @@ describe.skipIf(!codexAvailable())('tokens and login with the real Codex CLI', (
     expect(list.accounts.find((x: { alias: string }) => x.alias === 'billing')).toMatchObject({ kind: 'apikey', email: 'login-key@example.com' });
     expect(fs.readdirSync(path.join(sb.codexHome, 'codex-auth')).filter((f) => f.startsWith('login-'))).toEqual([]);
     expect(fake.revokedTokens()).toEqual([]);
+
+    // An alias that is already an account's email or id is refused before codex is started (no
+    // login to go through for nothing); another account's alias is only known after the login.
+    for (const alias of ['LOGIN-A@example.com', 'chatgpt::user-login-a::acc-login-a']) {
+      const clash = await auth(['login', '--with-api-key', '--alias', alias], `${key}\n`);
+      expect(clash.code, explain(clash)).toBe(2);
+      expect(clash.stderr).toContain('cannot be used: it is the');
+      expect(clash.stderr).not.toContain('Starting "codex login"');
+      expect(clash.stderr).not.toContain('Reading the API key');
+    }
+    expect(JSON.parse((await auth(['list', '--json'])).stdout).accounts).toHaveLength(2);
   });
 
   it('a failed or interrupted login leaves no scratch home and changes nothing', async () => {

@@ -40,6 +40,12 @@ async function upstream(timeouts: { connectMs: number; idleMs: number }) {
 
 const post = (up: Awaited<ReturnType<typeof nodeUpstream>>, url: string) => up.send(url, 'POST', { 'content-type': 'application/json' }, Buffer.from('{}'), new AbortController().signal);
 
+/** The error a promise rejects with, or null when it resolves. */
+const failure = (p: Promise<unknown>): Promise<NodeJS.ErrnoException | null> => p.then(
+  () => null,
+  (e: NodeJS.ErrnoException) => e,
+);
+
 describe('node:http upstream timeouts', () => {
   it('keeps undici\'s defaults: 10 s to connect, 300 s without a byte', () => {
     expect(DEFAULT_UPSTREAM_TIMEOUTS).toEqual({ connectMs: 10_000, idleMs: 300_000 });
@@ -49,10 +55,7 @@ describe('node:http upstream timeouts', () => {
     let requests = 0;
     const port = await server((socket) => socket.on('data', () => (requests += 1))); // reads, never answers
     const up = await upstream({ connectMs: 5_000, idleMs: 300 });
-    const err = await post(up, `http://127.0.0.1:${port}/v1/responses`).then(
-      () => null,
-      (e: NodeJS.ErrnoException) => e,
-    );
+    const err = await failure(post(up, `http://127.0.0.1:${port}/v1/responses`));
     expect(err?.code).toBe('UND_ERR_HEADERS_TIMEOUT');
     expect(err?.message).toContain('no response head within 0.3s');
     expect(requests).toBeGreaterThan(0);
@@ -67,11 +70,8 @@ describe('node:http upstream timeouts', () => {
     expect(res.statusCode).toBe(200);
     const got: Buffer[] = [];
     res.body.on('data', (c: Buffer) => got.push(c));
-    const err = await readAll(res.body).then(
-      () => null,
-      (e: Error) => e,
-    );
-    expect((err as NodeJS.ErrnoException | null)?.code).toBe('UND_ERR_BODY_TIMEOUT');
+    const err = await failure(readAll(res.body));
+    expect(err?.code).toBe('UND_ERR_BODY_TIMEOUT');
     expect(err?.message).toContain('no body data within 0.3s');
     expect(Buffer.concat(got).toString()).toBe('hello');
   });
@@ -103,10 +103,7 @@ describe('node:http upstream timeouts', () => {
       if (!connected) break;
     }
     const up = await upstream({ connectMs: 400, idleMs: 60_000 });
-    const err = await post(up, `http://127.0.0.1:${port}/v1/responses`).then(
-      () => null,
-      (e: NodeJS.ErrnoException) => e,
-    );
+    const err = await failure(post(up, `http://127.0.0.1:${port}/v1/responses`));
     expect(err?.code).toBe('UND_ERR_CONNECT_TIMEOUT');
     expect(err?.message).toContain('connect timeout (0.4s)');
   });
