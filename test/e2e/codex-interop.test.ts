@@ -5,31 +5,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { assertBuilt, runBin } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, runCodex } from '../support/codex.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { explain, secretScan } from '../support/e2e.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { runBin } from '../support/bin.js';
+import { codexExecArgs, codexSandbox, runCodex } from '../support/codex.js';
+import { e2eSuite, explain, withRealCodex } from '../support/e2e.js';
 import { codexMaskedKey, fakeApiKey } from '../support/jwt.js';
 
-if (!codexAvailable()) {
-  const why = `the real Codex CLI is missing at ${CODEX_BIN} (npm install installs @openai/codex)`;
-  if (process.env.CI) throw new Error(why);
-  console.warn(`\n*** SKIPPING Codex interop tests: ${why} ***\n`);
-}
+const realCodex = withRealCodex('Codex interop tests');
 
 
-describe.skipIf(!codexAvailable())('interop with the real Codex CLI', () => {
-  let fake: FakeOpenAI;
-  const { transcript, secrets } = secretScan();
-
-  beforeAll(async () => {
-    assertBuilt();
-    fake = await FakeOpenAI.start();
-  });
-  afterAll(async () => {
-    await fake.close();
-  });
+describe.skipIf(!realCodex)('interop with the real Codex CLI', () => {
+  const { fake, transcript, secrets } = e2eSuite();
 
   function tools(sb: { home: string; codexHome: string }) {
     const auth = async (args: string[], input?: string) => {

@@ -6,11 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { assertBuilt } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, isolatedEnv, runCodex } from '../support/codex.js';
-import { explain, secretScan } from '../support/e2e.js';
-import { FakeOpenAI, sseEvent } from '../support/fake-openai.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { CODEX_BIN, isolatedEnv, runCodex } from '../support/codex.js';
+import { e2eSuite, explain, withRealCodex } from '../support/e2e.js';
+import { sseEvent } from '../support/fake-openai.js';
 import { freePortPair, type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
 import { makeSandbox } from '../support/inprocess.js';
 import { fakeApiKey, nowSeconds } from '../support/jwt.js';
@@ -54,23 +53,10 @@ async function reap(dir: string): Promise<string[]> {
   return left.map((p) => `${p.pid} ${p.cmd}`);
 }
 
-if (!codexAvailable()) {
-  const why = `the real Codex CLI is missing at ${CODEX_BIN} (npm install installs @openai/codex)`;
-  if (process.env.CI) throw new Error(why);
-  console.warn(`\n*** SKIPPING gateway e2e tests: ${why} ***\n`);
-}
+const realCodex = withRealCodex('gateway e2e tests');
 
-describe.skipIf(!codexAvailable())('the real Codex through the gateway', () => {
-  let fake: FakeOpenAI;
-  const { transcript, secrets } = secretScan();
-
-  beforeAll(async () => {
-    assertBuilt();
-    fake = await FakeOpenAI.start();
-  });
-  afterAll(async () => {
-    await fake.close();
-  });
+describe.skipIf(!realCodex)('the real Codex through the gateway', () => {
+  const { fake, transcript, secrets } = e2eSuite();
 
   const CONFIG = '# my Codex config\nanalytics.enabled = false # no analytics in tests\ncheck_for_update_on_startup = false\n\n[features]\n# mine\napps = false\nplugins = false\nremote_plugin = false\n';
 

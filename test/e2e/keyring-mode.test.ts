@@ -4,17 +4,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { assertBuilt, keyringEnv, requireKeyring, runBin } from '../support/bin.js';
-import { codexAvailable, codexExecArgs, codexSandbox, runCodex } from '../support/codex.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { explain, secretScan } from '../support/e2e.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { keyringEnv, requireKeyring, runBin } from '../support/bin.js';
+import { codexExecArgs, codexSandbox, runCodex } from '../support/codex.js';
+import { e2eSuite, explain, withRealCodex } from '../support/e2e.js';
 import { freePortPair, startGatewayProcess } from '../support/gateway.js';
 import { startKeyringSession } from '../support/keyring-session.js';
 import { codexMaskedKey, fakeApiKey } from '../support/jwt.js';
 
 const gate = requireKeyring();
-if (!codexAvailable() && process.env.CI) throw new Error('the real Codex CLI is missing');
+const realCodex = withRealCodex('keyring e2e tests');
 
 
 function filesContaining(dir: string, needle: string): string[] {
@@ -30,17 +29,8 @@ function filesContaining(dir: string, needle: string): string[] {
   return hits;
 }
 
-describe.skipIf(gate.skip || !codexAvailable())('the OS keyring, for real', () => {
-  let fake: FakeOpenAI;
-  const { transcript, secrets } = secretScan();
-
-  beforeAll(async () => {
-    assertBuilt();
-    fake = await FakeOpenAI.start();
-  });
-  afterAll(async () => {
-    await fake.close();
-  });
+describe.skipIf(gate.skip || !realCodex)('the OS keyring, for real', () => {
+  const { fake, transcript, secrets } = e2eSuite();
 
   function tools(sb: { home: string; codexHome: string }, extraEnv: Record<string, string> = {}) {
     const auth = async (args: string[], input?: string) => {

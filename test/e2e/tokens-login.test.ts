@@ -5,27 +5,17 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { assertBuilt, BIN, runBin } from '../support/bin.js';
-import { CODEX_BIN, codexAvailable, codexExecArgs, codexSandbox, isolatedEnv, readAuthJson, runCodex } from '../support/codex.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
-import { explain, secretScan } from '../support/e2e.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { BIN, runBin } from '../support/bin.js';
+import { CODEX_BIN, codexExecArgs, codexSandbox, isolatedEnv, readAuthJson, runCodex } from '../support/codex.js';
+import { e2eSuite, explain, withRealCodex } from '../support/e2e.js';
 import { fakeApiKey, nowSeconds } from '../support/jwt.js';
 
-if (!codexAvailable() && process.env.CI) throw new Error(`the real Codex CLI is missing at ${CODEX_BIN}`);
+const realCodex = withRealCodex('token and login e2e tests');
 
 
-describe.skipIf(!codexAvailable())('tokens and login with the real Codex CLI', () => {
-  let fake: FakeOpenAI;
-  const { transcript, secrets } = secretScan();
-
-  beforeAll(async () => {
-    assertBuilt();
-    fake = await FakeOpenAI.start();
-  });
-  afterAll(async () => {
-    await fake.close();
-  });
+describe.skipIf(!realCodex)('tokens and login with the real Codex CLI', () => {
+  const { fake, transcript, secrets } = e2eSuite();
 
   function tools(sb: { home: string; codexHome: string }) {
     const env = { CODEX_AUTH_OPENAI_BASE_URL: fake.openaiBaseUrl, CODEX_AUTH_CHATGPT_BASE_URL: fake.chatgptBaseUrl, CODEX_REFRESH_TOKEN_URL_OVERRIDE: fake.refreshUrl, CODEX_AUTH_CODEX_BIN: CODEX_BIN };

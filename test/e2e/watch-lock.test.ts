@@ -9,27 +9,17 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { assertBuilt, BIN, keyringEnv, runBin } from '../support/bin.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { BIN, keyringEnv, runBin } from '../support/bin.js';
 import { codexSandbox, isolatedEnv } from '../support/codex.js';
-import { explain, secretScan } from '../support/e2e.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
+import { e2eSuite, explain } from '../support/e2e.js';
 import { waitFor as waitUntil } from '../support/wait.js';
 
 const waitFor = (cond: () => boolean, what: string, deadlineMs = 45_000) => waitUntil(cond, what, deadlineMs);
 
 
 describe('watch: one per CODEX_HOME', { timeout: 120_000 }, () => {
-  let fake: FakeOpenAI;
-  const { transcript, secrets } = secretScan();
-
-  beforeAll(async () => {
-    assertBuilt();
-    fake = await FakeOpenAI.start();
-  });
-  afterAll(async () => {
-    await fake.close();
-  });
+  const { fake, transcript, secrets } = e2eSuite();
 
   it('a second watch refuses while the first lives, however old its lock looks, and starts at once after the first is SIGKILLed', async () => {
     const sb = codexSandbox(onTestFinished);

@@ -50,7 +50,7 @@ export interface CliSuite {
 }
 
 /** An object whose properties are those of `current()` at the time of each access. */
-function view<T extends object>(what: string, current: () => T | undefined): T {
+export function view<T extends object>(what: string, current: () => T | undefined): T {
   const target = (): T => {
     const t = current();
     if (!t) throw new Error(`cli-suite: no ${what} here (outside a test, or not enabled)`);
