@@ -136,13 +136,10 @@ describe('gateway upstream client', () => {
     const a = await accountA();
     fake.setResponses(a.tokens.access_token, { fault: { status: 401 } });
     gw = await startGateway();
-    const r = await post(gw);
-    expect(r.status).toBe(200);
-    expect(await r.text()).toContain('response.completed');
-    expect(fake.refreshCount('acc-a')).toBe(1);
+    // (test/cli/gateway.test.ts checks the 401 -> refresh -> retry itself; here: which client made it)
+    expect((await post(gw)).status).toBe(200);
     const latest = fake.latestTokens('acc-a');
     secrets.push(latest.access_token, latest.refresh_token);
-    expect(fake.requests({ path: '/backend-api/codex/responses' }).map((u) => u.bearer)).toEqual([a.tokens.access_token, latest.access_token]);
     const refresh = fake.requests({ path: new URL(fake.refreshUrl).pathname });
     expect(refresh).toHaveLength(1);
     expect(refresh[0]!.headers['user-agent']).toBe('codex-auth');
