@@ -653,7 +653,7 @@ function printGateway() {
     return;
   }
   const t = g.targets;
-  report(`\ngateway serve (a real process; fake streaming backend on 127.0.0.1, in the bench process)`);
+  report(`\ngateway serve (a real process, run as its service runs it: node ${(g.nodeFlags ?? []).join(' ')}; fake streaming backend on 127.0.0.1, in the bench process)`);
   const rows = [];
   if (g.latency) {
     const l = g.latency;
@@ -674,6 +674,9 @@ function printGateway() {
     rows.push([`idle CPU (${g.idle.seconds} s)`, `${g.idle.cpuPct.toFixed(3)} %`, `< ${t.idleCpuPct} %`, verdict(g.idle.passCpu)]);
     rows.push([`idle RSS (VmRSS at the end of the ${g.idle.seconds} s)`, `${g.idle.rssMb.toFixed(1)} MB`, `< ${t.idleRssMb} MB`, verdict(g.idle.passRss)]);
     rows.push(['peak RSS since start (VmHWM, while serving; information)', `${g.idle.peakRssMb.toFixed(1)} MB`, '', '']);
+  }
+  if (g.idleInTerminal) {
+    rows.push(["idle RSS started in a terminal (Node's defaults; information)", `${g.idleInTerminal.rssMb.toFixed(1)} MB`, '', '']);
   }
   report(table(['measure', 'value', 'target', 'result'], rows, ['l', 'r', 'l', 'l']));
   if (g.concurrent) {

@@ -12,8 +12,12 @@
  *   idle        a fresh gateway that has served a few requests: CPU% over the idle period from
  *               /proc/PID/stat, and its resident memory at the end of the idle period (VmRSS: the
  *               target); its peak since start (VmHWM, reached while serving) is kept as information
+ *
+ * `gateway serve` runs as its service runs it: with the Node flags of the unit that `gateway
+ * install-service` writes (read back from its ExecStart). The idle memory of a gateway started in a
+ * terminal (`codex-auth gateway serve`, Node's defaults) is measured too, as information.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -67,8 +71,23 @@ function post(url, { headers, body, agent, hash = false }) {
 
 const ms = (a, b) => Number(b - a) / 1e6;
 
-async function startGateway({ node, bin, cwd, env, codexHome }) {
-  const child = spawn(node, [bin, '--codex-home', codexHome, 'gateway', 'serve', '--port', '0', '--json'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The Node flags the gateway's service runs with: `gateway install-service` (Linux: a systemd user
+ * unit) into a scratch XDG_CONFIG_HOME, then the words of its ExecStart between node and the script.
+ */
+function serviceNodeFlags({ node, bin, cwd, env, codexHome, root }) {
+  const xdg = path.join(root, 'xdg-gateway-service');
+  const r = spawnSync(node, [bin, '--codex-home', codexHome, 'gateway', 'install-service', '--json'], { cwd, env: { ...env, XDG_CONFIG_HOME: xdg }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gateway install-service exited ${r.status}: ${r.stderr.trim()}`);
+  const unit = fs.readFileSync(JSON.parse(r.stdout).installed, 'utf8');
+  const words = [...(/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\(.)/g, '$1').replace(/%%/g, '%').replace(/\$\$/g, '$'));
+  const script = words.findIndex((w, i) => i > 0 && !w.startsWith('-'));
+  if (script < 1) throw new Error(`no script in the service's ExecStart: ${words.join(' ')}`);
+  return words.slice(1, script);
+}
+
+async function startGateway({ node, nodeFlags = [], bin, cwd, env, codexHome }) {
+  const child = spawn(node, [...nodeFlags, bin, '--codex-home', codexHome, 'gateway', 'serve', '--port', '0', '--json'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
@@ -135,9 +154,12 @@ export async function benchGateway({ jwt, ctx, home, node, app, env, quick, prog
     agents.push(a);
     return a;
   };
+  const nodeFlags = serviceNodeFlags({ node, bin: ctx.bin, cwd: app, env: genv, codexHome, root });
+  out.nodeFlags = nodeFlags;
+  progress(`gateway serve runs as its service does: node ${nodeFlags.join(' ')}`);
   let gw = null;
   try {
-    gw = await startGateway({ node, bin: ctx.bin, cwd: app, env: genv, codexHome });
+    gw = await startGateway({ node, nodeFlags, bin: ctx.bin, cwd: app, env: genv, codexHome });
     const { secret } = JSON.parse(fs.readFileSync(path.join(codexHome, 'codex-auth', 'gateway.json'), 'utf8'));
     const placeholder = `Bearer ${jwt.makeJwt({ exp: Math.floor(Date.now() / 1000) + 10 * 365 * 86400, [GATEWAY_CLAIM]: { secret } })}`;
     const base = { 'content-type': 'application/json', accept: 'text/event-stream', originator: 'codex_exec', 'session-id': 'bench-thread', 'x-client-request-id': 'bench' };
@@ -247,38 +269,46 @@ export async function benchGateway({ jwt, ctx, home, node, app, env, quick, prog
     gw = null;
 
     // ---------------------------------------------------------------- (d) idle
-    progress(`gateway idle: a fresh gateway serves 20 requests, settles 2 s, then ${idleSeconds} s measured`);
-    gw = await startGateway({ node, bin: ctx.bin, cwd: app, env: genv, codexHome });
-    const aIdle = agent();
-    const viaGw2 = { ...viaGw, url: `${gw.model}/responses?client_version=0.169.0` };
-    for (let i = 0; i < 20; i++) await one(viaGw2, aIdle);
-    await sleep(2000);
-    const hz = clockTicks();
-    const c0 = cpuTicks(gw.pid);
-    const t0 = process.hrtime.bigint();
-    let maxRss = 0;
-    const end = Date.now() + idleSeconds * 1000;
-    while (Date.now() < end) {
-      await sleep(1000);
-      if (gw.exited()) throw new Error(`the gateway exited while idle: ${gw.output().slice(-400)}`);
-      maxRss = Math.max(maxRss, statusKb(gw.pid, 'VmRSS') ?? 0);
-    }
-    const c1 = cpuTicks(gw.pid);
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    const hwm = statusKb(gw.pid, 'VmHWM') ?? 0;
-    const rssEnd = statusKb(gw.pid, 'VmRSS') ?? 0;
-    out.idle = {
-      seconds: idleSeconds,
-      cpuSeconds: round((c1 - c0) / hz, 2),
-      cpuPct: round(((c1 - c0) / hz / secs) * 100, 3),
-      // The target: what the idle gateway holds resident once the idle window is over.
-      rssMb: round(rssEnd / 1024, 1),
-      // Information: the highest VmRSS sampled during the window, and the peak since start (VmHWM).
-      maxSampledRssMb: round(maxRss / 1024, 1),
-      peakRssMb: round(Math.max(hwm, maxRss) / 1024, 1),
+    const idleRun = async (flags, what) => {
+      progress(`gateway idle (${what}): a fresh gateway serves 20 requests, settles 2 s, then ${idleSeconds} s measured`);
+      gw = await startGateway({ node, nodeFlags: flags, bin: ctx.bin, cwd: app, env: genv, codexHome });
+      const aIdle = agent();
+      const viaGw2 = { ...viaGw, url: `${gw.model}/responses?client_version=0.169.0` };
+      for (let i = 0; i < 20; i++) await one(viaGw2, aIdle);
+      await sleep(2000);
+      const hz = clockTicks();
+      const c0 = cpuTicks(gw.pid);
+      const t0 = process.hrtime.bigint();
+      let maxRss = 0;
+      const end = Date.now() + idleSeconds * 1000;
+      while (Date.now() < end) {
+        await sleep(1000);
+        if (gw.exited()) throw new Error(`the gateway exited while idle: ${gw.output().slice(-400)}`);
+        maxRss = Math.max(maxRss, statusKb(gw.pid, 'VmRSS') ?? 0);
+      }
+      const c1 = cpuTicks(gw.pid);
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const hwm = statusKb(gw.pid, 'VmHWM') ?? 0;
+      const rssEnd = statusKb(gw.pid, 'VmRSS') ?? 0;
+      for (const x of agents.splice(0)) x.destroy();
+      await gw.stop();
+      gw = null;
+      return {
+        seconds: idleSeconds,
+        cpuSeconds: round((c1 - c0) / hz, 2),
+        cpuPct: round(((c1 - c0) / hz / secs) * 100, 3),
+        // The target: what the idle gateway holds resident once the idle window is over.
+        rssMb: round(rssEnd / 1024, 1),
+        // Information: the highest VmRSS sampled during the window, and the peak since start (VmHWM).
+        maxSampledRssMb: round(maxRss / 1024, 1),
+        peakRssMb: round(Math.max(hwm, maxRss) / 1024, 1),
+      };
     };
+    out.idle = await idleRun(nodeFlags, 'as the service runs it');
     out.idle.passCpu = out.idle.cpuPct < GATEWAY_TARGETS.idleCpuPct;
     out.idle.passRss = out.idle.rssMb < GATEWAY_TARGETS.idleRssMb;
+    // Information: `codex-auth gateway serve` typed in a terminal runs with Node's defaults.
+    out.idleInTerminal = await idleRun([], "in a terminal, Node's defaults");
     if (up.state.other.length) out.problems.push(`the upstream got unexpected requests: ${[...new Set(up.state.other)].join(', ')}`);
   } finally {
     for (const x of agents) x.destroy();

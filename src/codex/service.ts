@@ -110,8 +110,20 @@ function suffix(spec: ServiceSpec): string {
   return spec.customHome ? `-${createHash('sha256').update(spec.codexHome).digest('hex').slice(0, 8)}` : '';
 }
 
+/**
+ * Node flags of the gateway's service: V8 tuned for memory (`--optimize-for-size`) and kept to its
+ * baseline compiler (`--max-opt=1`: no Maglev or TurboFan, whose code and compiler pages stay
+ * resident). A gateway only moves bytes between sockets. `npm run bench` runs `gateway serve` as the
+ * service does; Node 24.22.3, idle after 20 requests: 64.0 → 59.0 MB resident, the added latency to
+ * the first byte p50 0.71 → 0.71 ms, p99 3.62 → 1.35 ms, one 256 MB stream 482 → 481 MB/s.
+ */
+export const GATEWAY_NODE_FLAGS = ['--optimize-for-size', '--max-opt=1'] as const;
+
 function argv(spec: ServiceSpec): string[] {
-  if (spec.kind === 'gateway') return [...spec.launcher, '--codex-home', spec.codexHome, 'gateway', 'serve'];
+  if (spec.kind === 'gateway') {
+    const [node, ...rest] = spec.launcher;
+    return [node as string, ...GATEWAY_NODE_FLAGS, ...rest, '--codex-home', spec.codexHome, 'gateway', 'serve'];
+  }
   return [...spec.launcher, '--codex-home', spec.codexHome, 'watch', ...(spec.interval ? ['--interval', String(spec.interval)] : [])];
 }
 

@@ -280,7 +280,14 @@ describe('gateway install-service / uninstall-service', () => {
     expect(j.environmentFile).toBe(j.installed.replace(/\.service$/, '.env'));
     expect(j.enabled).toBe(false);
     const unit = fs.readFileSync(j.installed, 'utf8');
-    expect(unit).toMatch(/^ExecStart=".*node[^"]*" ".*" "--codex-home" ".*\.codex" "gateway" "serve"$/m);
+    expect(unit).toMatch(/^ExecStart=".*node[^"]*" "--optimize-for-size" "--max-opt=1" ".*" "--codex-home" ".*\.codex" "gateway" "serve"$/m);
+    // Those Node flags (memory over peak speed: README "The gateway") are ones this Node runs with.
+    const flags = [...(unit.match(/^ExecStart=(.*)$/m)?.[1] ?? '').matchAll(/"(--[a-z-]+(?:=[^"]*)?)"/g)].map((m) => m[1] as string).filter((f) => f !== '--codex-home');
+    expect(flags).toEqual(['--optimize-for-size', '--max-opt=1']);
+    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env, nodeFlags: flags });
+    secrets.push(gw.secret);
+    expect(gw.proc.spawnargs.slice(1, 3)).toEqual(flags); // and it is listening (startGatewayProcess waited for it)
+    expect(gw.proc.exitCode).toBeNull();
     expect(unit).toContain(`EnvironmentFile=-${j.environmentFile}`);
     expect(unit).toContain('Restart=on-failure');
     expect(unit).not.toContain('pa%40ss');
@@ -337,7 +344,7 @@ describe('gateway install-service / uninstall-service', () => {
     expect(j.environmentFile).toBeNull();
     expect(fs.statSync(j.installed).mode & 0o777).toBe(0o600);
     const xml = fs.readFileSync(j.installed, 'utf8');
-    expect(xml).toMatch(/<string>--codex-home<\/string>\s*<string>[^<]*\.codex<\/string>\s*<string>gateway<\/string>\s*<string>serve<\/string>/);
+    expect(xml).toMatch(/<string>[^<]*node[^<]*<\/string>\s*<string>--optimize-for-size<\/string>\s*<string>--max-opt=1<\/string>\s*<string>[^<]*<\/string>\s*<string>--codex-home<\/string>\s*<string>[^<]*\.codex<\/string>\s*<string>gateway<\/string>\s*<string>serve<\/string>/);
     expect(xml).toContain(`<key>CODEX_AUTH_HOME</key>\n    <string>${path.join(sb.home, 'auth &amp; home')}</string>`);
     expect(xml).toContain('<key>HTTPS_PROXY</key>\n    <string>http://u:s3cret@proxy:3128</string>');
     expect(j.start[0]).toContain('launchctl bootstrap');

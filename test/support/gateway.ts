@@ -22,11 +22,14 @@ export interface GatewayProcess {
   stop(): Promise<{ stdout: string; stderr: string }>;
 }
 
-/** `port`: as configured by `gateway enable` (gateway.json) when null; default 0 (any two free ports). */
-export async function startGatewayProcess(opts: { home: string; codexAuthHome: string; env: Record<string, string>; port?: number | null }): Promise<GatewayProcess> {
+/**
+ * `port`: as configured by `gateway enable` (gateway.json) when null; default 0 (any two free ports).
+ * `nodeFlags`: Node options before the script (as the gateway's service runs it).
+ */
+export async function startGatewayProcess(opts: { home: string; codexAuthHome: string; env: Record<string, string>; port?: number | null; nodeFlags?: readonly string[] }): Promise<GatewayProcess> {
   const env = isolatedEnv(opts.home, { TZ: 'UTC', ...opts.env });
   const port = opts.port === undefined ? ['--port', '0'] : opts.port === null ? [] : ['--port', String(opts.port)];
-  const proc = spawn(process.execPath, [BIN, 'gateway', 'serve', ...port, '--json'], { env, cwd: opts.home, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...(opts.nodeFlags ?? []), BIN, 'gateway', 'serve', ...port, '--json'], { env, cwd: opts.home, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
