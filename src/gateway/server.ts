@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Deps } from '../services/deps.js';
-import type { HttpClient } from '../platform/http.js';
+import { type HttpClient, proxyFor } from '../platform/http.js';
 import { describeAccount } from '../domain/accounts.js';
 import { decodeJwtPayload } from '../domain/jwt.js';
 import { carriesSecret, GATEWAY_CLAIM, placeholderAccountId } from './placeholder.js';
@@ -111,12 +111,15 @@ function withHttp(app: Deps, client: HttpClient): Deps {
 
 export async function startGateway(base: Deps, opts: GatewayOptions): Promise<RunningGateway> {
   const { openaiBaseUrl } = await import('../openai/me.js');
+  const { refreshUrl } = await import('../openai/oauth.js');
   const chatgptBase = (base.env.CODEX_AUTH_CHATGPT_BASE_URL || opts.upstreamChatgptBaseUrl || DEFAULT_CHATGPT).replace(/\/+$/, '');
   const apiBase = openaiBaseUrl(base.env);
   // node:http/node:https unless a proxy applies to an upstream: undici only then. Token refreshes and
-  // usage calls go the same way (without a proxy, undici is never loaded in a serving gateway).
+  // usage calls go the same way unless a proxy applies to the token service (then the CLI's own
+  // client, undici, with the proxy): without a proxy, undici is never loaded in a serving gateway.
   const upstream = await createUpstream(base.env, [chatgptBase, apiBase]);
-  const app = upstream.kind === 'node' ? withHttp(base, httpClientOver(upstream, base.env)) : base;
+  const refreshDirect = proxyFor(base.env, refreshUrl(base.env)) === null;
+  const app = upstream.kind === 'node' && refreshDirect ? withHttp(base, httpClientOver(upstream, base.env)) : base;
   app.report.debug(`gateway: upstream requests through ${upstream.kind === 'undici' ? 'undici (a proxy applies)' : 'node:http/node:https'}`);
   const router = new Router(app, opts.onEvent);
   const placeholderId = placeholderAccountId(opts.secret);

@@ -150,6 +150,21 @@ describe('gateway upstream client', () => {
     expect(await stopAndCheckUndici()).toBe(false);
   });
 
+  it('upstreams straight but the token service behind the proxy: the refresh goes through the proxy (undici)', async () => {
+    const a = await accountA();
+    fake.setResponses(a.tokens.access_token, { fault: { status: 401 } });
+    const viaLocalhost = fake.refreshUrl.replace('127.0.0.1', 'localhost');
+    gw = await startGateway({ HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1', CODEX_REFRESH_TOKEN_URL_OVERRIDE: viaLocalhost });
+    expect((await post(gw)).status).toBe(200);
+    const latest = fake.latestTokens('acc-a');
+    secrets.push(latest.access_token, latest.refresh_token);
+    // the refresh only (a tunnel or a forwarded request, as undici chooses); the model requests went straight
+    const refreshHost = new URL(viaLocalhost).host;
+    expect(proxied).toHaveLength(1);
+    expect([`CONNECT ${refreshHost}`, `POST ${viaLocalhost}`]).toContain(proxied[0]);
+    expect(await stopAndCheckUndici()).toBe(true);
+  });
+
   it('with HTTP_PROXY: undici through the proxy; NO_PROXY naming the upstream host: straight, without undici', async () => {
     await accountA();
     gw = await startGateway({ HTTP_PROXY: proxyUrl });
