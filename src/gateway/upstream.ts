@@ -123,6 +123,10 @@ export async function nodeUpstream(env: NodeJS.ProcessEnv, timeouts: UpstreamTim
       };
       signal.addEventListener('abort', onAbort, { once: true });
       req.on('socket', (socket) => {
+        // A pooled socket keeps the shorter timeout the agent gave it from the server's
+        // `Keep-Alive: timeout=` hint, even when reused: without this, a stream pausing longer than
+        // that hint was cut as idle.
+        socket.setTimeout(idleMs);
         if (socket.connecting) {
           connectTimer = setTimeout(() => req.destroy(Object.assign(new Error(`connect timeout (${connectMs / 1000}s)`), { code: 'UND_ERR_CONNECT_TIMEOUT' })), connectMs);
           socket.once('connect', () => clearTimeout(connectTimer));

@@ -76,6 +76,31 @@ describe('node:http upstream timeouts', () => {
     expect(Buffer.concat(got).toString()).toBe('hello');
   });
 
+  it("a reused keep-alive connection keeps the idle timeout: a server's Keep-Alive hint does not cut a slow stream", async () => {
+    // Node's agent shortens a pooled socket's timeout to the server's `Keep-Alive: timeout=` hint
+    // minus a second, and does not restore it when the socket is reused: a stream that pauses longer
+    // than that was cut as if idle (seen in the bench: "no body data" after 4 s of a 300 s budget).
+    let n = 0;
+    const port = await server((socket) => {
+      socket.on('data', () => {
+        n += 1;
+        if (n === 1) {
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\nkeep-alive: timeout=2\r\n\r\nok');
+          return;
+        }
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n');
+        setTimeout(() => socket.write('4\r\nlast\r\n0\r\n\r\n'), 2_500);
+      });
+    });
+    const up = await upstream({ connectMs: 5_000, idleMs: 10_000 });
+    const first = await post(up, `http://127.0.0.1:${port}/a`);
+    expect((await readAll(first.body)).toString()).toBe('ok');
+    await new Promise((r) => setTimeout(r, 50)); // the socket back in the pool
+    const second = await post(up, `http://127.0.0.1:${port}/b`);
+    expect((await readAll(second.body)).toString()).toBe('firstlast');
+    expect(n).toBe(2); // the same connection, reused
+  });
+
   it('a connection that never completes: UND_ERR_CONNECT_TIMEOUT', async () => {
     // A listener that never accepts, its queue filled: the kernel drops further SYNs, so a connect
     // waits. python3 holds it (Node accepts every connection itself).
