@@ -13,6 +13,7 @@ import { assertBuilt } from '../support/bin.js';
 import { FakeOpenAI, sseEvent } from '../support/fake-openai.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { tunnelConnects } from '../support/tunnel.js';
 import { type ChatgptAuthDoc } from '../support/jwt.js';
 
 let fake: FakeOpenAI;
@@ -38,18 +39,7 @@ beforeAll(async () => {
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
-  proxy.on('connect', (req, client, head) => {
-    proxied.push(`CONNECT ${req.url}`);
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = net.connect(Number(port), host ?? '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
+  tunnelConnects(proxy, (target) => proxied.push(`CONNECT ${target}`));
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
 });

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
+import { tunnelConnects } from '../support/tunnel.js';
 import { fakeApiKey } from '../support/jwt.js';
 
 const TLS = path.join(__dirname, '..', 'fixtures', 'tls');
@@ -31,18 +32,7 @@ beforeAll(async () => {
   serverPort = (server.address() as net.AddressInfo).port;
   // A CONNECT proxy that records where it tunnels to.
   proxy = http.createServer((_req, res) => res.writeHead(405).end());
-  proxy.on('connect', (req, client, head) => {
-    connects.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = net.connect(Number(port), host ?? '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
+  tunnelConnects(proxy, (target) => connects.push(target));
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   proxyPort = (proxy.address() as net.AddressInfo).port;
 });
