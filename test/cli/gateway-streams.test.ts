@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { type RecordedRequest, sseEvent, type StreamStep } from '../support/fake-openai.js';
-import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
+import { type GatewayProcess, liveChatgptAccount, startGatewayProcess } from '../support/gateway.js';
 import { nowSeconds } from '../support/jwt.js';
 
 const STREAMS = 64;
@@ -40,10 +40,7 @@ function expectedEvents(id: string): string[] {
 
 describe('gateway serve, many streams at once', () => {
   it(`serves ${STREAMS} concurrent streams, each complete and unchanged on its own request`, async () => {
-    const a = fake.addChatgptAccount({ email: 'a@example.com', userId: 'user-a', accountId: 'acc-a' });
-    secrets.push(a.tokens.access_token, a.tokens.refresh_token);
-    sb.writeAuth(a);
-    expect((await sb.run(['list'])).code).toBe(0);
+    const a = await liveChatgptAccount(sb, fake, secrets);
 
     // The fake holds every answer after its first event until all STREAMS requests are open at
     // once (or 15 s passed: then `open` tells), then writes the chunks of all streams interleaved.

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt } from '../support/bin.js';
 import { FakeOpenAI, sseEvent } from '../support/fake-openai.js';
-import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
+import { type GatewayProcess, liveChatgptAccount, startGatewayProcess } from '../support/gateway.js';
 import { findSecrets, makeSandbox, type Sandbox } from '../support/inprocess.js';
 import { tunnelConnects } from '../support/tunnel.js';
 import { type ChatgptAuthDoc } from '../support/jwt.js';
@@ -82,13 +82,7 @@ async function stopAndCheckUndici(): Promise<boolean> {
   return loaded.some((p) => /[\\/]node_modules[\\/]undici[\\/]/.test(p));
 }
 
-async function accountA(): Promise<ChatgptAuthDoc> {
-  const a = fake.addChatgptAccount({ email: 'a@example.com', userId: 'user-a', accountId: 'acc-a' });
-  secrets.push(a.tokens.access_token, a.tokens.refresh_token);
-  sb.writeAuth(a);
-  expect((await sb.run(['list'])).code).toBe(0);
-  return a;
-}
+const accountA = (): Promise<ChatgptAuthDoc> => liveChatgptAccount(sb, fake, secrets);
 
 const BODY = JSON.stringify({ model: 'gpt-5', stream: true, store: false, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'say hi' }] }] });
 

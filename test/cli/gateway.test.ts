@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { cliSuite, fakeEnv } from '../support/cli-suite.js';
 import { sseEvent } from '../support/fake-openai.js';
-import { type GatewayProcess, startGatewayProcess } from '../support/gateway.js';
+import { type GatewayProcess, liveChatgptAccount, startGatewayProcess } from '../support/gateway.js';
 import { type ChatgptAuthDoc, fakeApiKey, makeJwt, nowSeconds } from '../support/jwt.js';
 
 let gw: Gateway | null = null;
@@ -39,13 +39,7 @@ async function startGateway(): Promise<Gateway> {
   return g;
 }
 
-async function accountA(): Promise<ChatgptAuthDoc> {
-  const a = fake.addChatgptAccount({ email: 'a@example.com', userId: 'user-a', accountId: 'acc-a' });
-  secrets.push(a.tokens.access_token, a.tokens.refresh_token);
-  sb.writeAuth(a);
-  expect((await sb.run(['list'])).code).toBe(0);
-  return a;
-}
+const accountA = (): Promise<ChatgptAuthDoc> => liveChatgptAccount(sb, fake, secrets);
 
 async function withKey(): Promise<string> {
   const key = fakeApiKey(`gw-${Math.random()}`);

@@ -3,8 +3,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN } from './bin.js';
+import { expect } from 'vitest';
 import { isolatedEnv } from './codex.js';
-import { makeJwt, nowSeconds } from './jwt.js';
+import type { FakeOpenAI } from './fake-openai.js';
+import type { Sandbox } from './inprocess.js';
+import { type ChatgptAuthDoc, makeJwt, nowSeconds } from './jwt.js';
 
 export interface GatewayProcess {
   proc: ChildProcess;
@@ -85,4 +88,18 @@ export async function freePortPair(): Promise<number> {
     if (p !== null && p < 65534 && (await tryListen(p + 1)) !== null) return p;
   }
   throw new Error('no two consecutive free ports');
+}
+
+/**
+ * The ChatGPT account `TAG@example.com` (user-TAG, acc-TAG) of the fake OpenAI, logged in where
+ * Codex reads and known to codex-auth (a `list` synced it): the account a gateway serves from. Its
+ * tokens are added to `secrets`, the strings the suite checks never reach the transcript.
+ */
+export async function liveChatgptAccount(sb: Sandbox, fake: FakeOpenAI, secrets: string[], tag = 'a'): Promise<ChatgptAuthDoc> {
+  const a = fake.addChatgptAccount({ email: `${tag}@example.com`, userId: `user-${tag}`, accountId: `acc-${tag}` });
+  secrets.push(a.tokens.access_token, a.tokens.refresh_token, a.tokens.id_token);
+  sb.writeAuth(a);
+  const r = await sb.run(['list']);
+  expect(r.code, r.stderr).toBe(0);
+  return a;
 }
