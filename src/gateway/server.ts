@@ -86,12 +86,18 @@ function responseHeaders(h: Upstream['headers']): Record<string, string | string
 }
 
 /**
- * Wait until the client can take more, or has gone. Not at all when nothing is pending: on Node 24,
- * a write refused while corked can be flushed by uncork() with its 'drain' already emitted, and a
- * wait for it would never end (a 64 KB first chunk after the corked head hung the stream).
+ * Wait until the client can take more, or has gone. Not at all when nothing is pending, because
+ * then no 'drain' comes and the stream would stop for good:
+ * - on Node 24, a write refused while corked can be flushed by uncork() with its 'drain' already
+ *   emitted (a 64 KB first chunk after the corked head hung the stream);
+ * - on Node 22, a response that refused a write while corked stays "full" when its connection then
+ *   takes everything at once: the response's 'drain' comes only from its connection's, which never
+ *   needed one (pieces each smaller than the connection's buffer, together more than the response's).
  */
-export function drained(res: Pick<ServerResponse, 'writableNeedDrain' | 'destroyed' | 'on' | 'off'>): Promise<void> {
+export function drained(res: Pick<ServerResponse, 'writableNeedDrain' | 'destroyed' | 'on' | 'off'> & { socket?: Pick<Socket, 'writableNeedDrain' | 'writableLength'> | null }): Promise<void> {
   if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+  const conn = res.socket;
+  if (conn && !conn.writableNeedDrain && conn.writableLength === 0) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -153,11 +159,11 @@ export async function startGateway(base: Deps, opts: GatewayOptions): Promise<Ru
 
   /** Stream an upstream answer to Codex: `first` (already read) then the rest, as it comes. */
   async function pipe(res: ServerResponse, up: Upstream, first: Buffer[] = [], iter?: AsyncIterator<Buffer>): Promise<void> {
-    // The head and what was held back leave in one write.
+    // The head and what was held back leave in one write: one buffer, so that whether the client
+    // can take more is its connection's answer (see drained()).
     res.cork();
     res.writeHead(up.statusCode, responseHeaders(up.headers));
-    let full = false;
-    for (const c of first) full = !res.write(c) || full;
+    const full = first.length > 0 && !res.write(first.length === 1 ? (first[0] as Buffer) : Buffer.concat(first));
     res.uncork();
     if (full) await drained(res);
     const it = iter ?? (up.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);

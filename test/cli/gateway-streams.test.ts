@@ -86,6 +86,44 @@ describe('gateway serve, many streams at once', () => {
   }, 60_000);
 });
 
+describe('gateway serve, a first output event that arrives in pieces', () => {
+  // The gateway holds an answer back until its output starts, then sends the head and what it held
+  // at once. Here the first output event (96 KB) reaches it in 12 KB pieces: together more than a
+  // response's write buffer (16 KB on Node 20, 64 KB later), each piece less than the connection's.
+  // Written one by one to an HTTP response while it was corked, they made it report "full" while
+  // the connection took them all at once, so it never said "drained": the stream stopped there
+  // until the 300 s idle timeout (seen in the gateway bench as an intermittent stall).
+  it('passes the rest of the stream on after sending what it held', async () => {
+    const a = await liveChatgptAccount(sb, fake, secrets);
+    const big = sseEvent({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'x'.repeat(96 * 1024) });
+    const pieces: StreamStep[] = [];
+    for (let at = 0; at < big.length; at += 12 * 1024) pieces.push(big.slice(at, at + 12 * 1024), { delayMs: 15 });
+    const rest = Array.from({ length: 8 }, (_, k) => sseEvent({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta: `after-${k};` }));
+    const created = sseEvent({ type: 'response.created', response: { id: 'resp_1', status: 'in_progress' } });
+    const completed = sseEvent({ type: 'response.completed', response: { id: 'resp_1', status: 'completed' } });
+    fake.setResponses(a.tokens.access_token, { stream: [created, { delayMs: 15 }, ...pieces, ...rest.flatMap((ev) => [ev, { delayMs: 5 }]), completed] });
+
+    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env });
+    secrets.push(gw.secret);
+    const r = await fetch(`${gw.model}/responses?client_version=0.169.0`, {
+      method: 'POST',
+      headers: { authorization: gw.auth, 'chatgpt-account-id': 'codex-auth-gateway-placeholder', 'content-type': 'application/json', accept: 'text/event-stream', 'session-id': 'thread-pieces' },
+      body: JSON.stringify({ model: 'gpt-5', stream: true, store: false, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] }),
+      // Far beyond what the answer takes (well under a second): a stream that stopped fails here.
+      signal: AbortSignal.timeout(20_000),
+    });
+    expect(r.status).toBe(200);
+    let text = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of r.body as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
+    } catch (e) {
+      throw new Error(`the stream stopped after ${text.length} of ${[created, big, ...rest, completed].join('').length} characters (${(e as Error).message})`);
+    }
+    expect(text).toBe([created, big, ...rest, completed].join(''));
+  }, 60_000);
+});
+
 describe('gateway serve, its settings while it runs', () => {
   it('sees rotation turned on in gateway.json by the next request (the settings are cached only while the file is unchanged)', async () => {
     const b = fake.addChatgptAccount({ email: 'b@example.com', userId: 'user-b', accountId: 'acc-b' });
