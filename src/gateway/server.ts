@@ -311,11 +311,9 @@ export async function startGateway(base: Deps, opts: GatewayOptions): Promise<Ru
       await router.served(s, why);
       remember(thread, s.account.id);
       if (ended) {
-        res.cork();
+        // The whole answer was held: the head and it in one write, as pipe() does.
         res.writeHead(up.statusCode, responseHeaders(up.headers));
-        for (const c of held) res.write(c);
-        res.end();
-        res.uncork();
+        res.end(Buffer.concat(held));
         return;
       }
       return pipe(res, up, held, it);

@@ -124,6 +124,32 @@ describe('gateway serve, a first output event that arrives in pieces', () => {
   }, 60_000);
 });
 
+describe('gateway serve, an answer that ends before any output', () => {
+  // The gateway holds an answer back until its output starts; one that ends first (only preamble
+  // events here) is passed on whole, head and bytes together.
+  it('passes it on unchanged', async () => {
+    const a = await liveChatgptAccount(sb, fake, secrets);
+    const events = [
+      sseEvent({ type: 'response.created', response: { id: 'resp_2', status: 'in_progress' } }),
+      sseEvent({ type: 'response.in_progress', response: { id: 'resp_2', status: 'in_progress' } }),
+      'data: [DONE]\n\n',
+    ];
+    fake.setResponses(a.tokens.access_token, { stream: [events[0] as string, { delayMs: 10 }, events[1] as string, { delayMs: 10 }, events[2] as string] });
+
+    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env });
+    secrets.push(gw.secret);
+    const r = await fetch(`${gw.model}/responses?client_version=0.169.0`, {
+      method: 'POST',
+      headers: { authorization: gw.auth, 'chatgpt-account-id': 'codex-auth-gateway-placeholder', 'content-type': 'application/json', accept: 'text/event-stream', 'session-id': 'thread-preamble' },
+      body: JSON.stringify({ model: 'gpt-5', stream: true, store: false, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toContain('text/event-stream');
+    expect(await r.text()).toBe(events.join(''));
+  }, 60_000);
+});
+
 describe('gateway serve, its settings while it runs', () => {
   it('sees rotation turned on in gateway.json by the next request (the settings are cached only while the file is unchanged)', async () => {
     const b = fake.addChatgptAccount({ email: 'b@example.com', userId: 'user-b', accountId: 'acc-b' });
