@@ -86,6 +86,19 @@ describe('gateway serve, many streams at once', () => {
   }, 60_000);
 });
 
+/** Starts the gateway and sends it one model request as Codex does, on session `session`. */
+async function oneRequest(session: string): Promise<Response> {
+  gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env });
+  secrets.push(gw.secret);
+  return fetch(`${gw.model}/responses?client_version=0.169.0`, {
+    method: 'POST',
+    headers: { authorization: gw.auth, 'chatgpt-account-id': 'codex-auth-gateway-placeholder', 'content-type': 'application/json', accept: 'text/event-stream', 'session-id': session },
+    body: JSON.stringify({ model: 'gpt-5', stream: true, store: false, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] }),
+    // Far beyond what an answer here takes (well under a second): a stream that stopped fails.
+    signal: AbortSignal.timeout(20_000),
+  });
+}
+
 describe('gateway serve, a first output event that arrives in pieces', () => {
   // The gateway holds an answer back until its output starts, then sends the head and what it held
   // at once. Here the first output event (96 KB) reaches it in 12 KB pieces: together more than a
@@ -103,15 +116,7 @@ describe('gateway serve, a first output event that arrives in pieces', () => {
     const completed = sseEvent({ type: 'response.completed', response: { id: 'resp_1', status: 'completed' } });
     fake.setResponses(a.tokens.access_token, { stream: [created, { delayMs: 15 }, ...pieces, ...rest.flatMap((ev) => [ev, { delayMs: 5 }]), completed] });
 
-    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env });
-    secrets.push(gw.secret);
-    const r = await fetch(`${gw.model}/responses?client_version=0.169.0`, {
-      method: 'POST',
-      headers: { authorization: gw.auth, 'chatgpt-account-id': 'codex-auth-gateway-placeholder', 'content-type': 'application/json', accept: 'text/event-stream', 'session-id': 'thread-pieces' },
-      body: JSON.stringify({ model: 'gpt-5', stream: true, store: false, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] }),
-      // Far beyond what the answer takes (well under a second): a stream that stopped fails here.
-      signal: AbortSignal.timeout(20_000),
-    });
+    const r = await oneRequest('thread-pieces');
     expect(r.status).toBe(200);
     let text = '';
     const decoder = new TextDecoder();
@@ -136,14 +141,7 @@ describe('gateway serve, an answer that ends before any output', () => {
     ];
     fake.setResponses(a.tokens.access_token, { stream: [events[0] as string, { delayMs: 10 }, events[1] as string, { delayMs: 10 }, events[2] as string] });
 
-    gw = await startGatewayProcess({ home: sb.home, codexAuthHome: path.join(sb.codexHome, 'codex-auth'), env: sb.env });
-    secrets.push(gw.secret);
-    const r = await fetch(`${gw.model}/responses?client_version=0.169.0`, {
-      method: 'POST',
-      headers: { authorization: gw.auth, 'chatgpt-account-id': 'codex-auth-gateway-placeholder', 'content-type': 'application/json', accept: 'text/event-stream', 'session-id': 'thread-preamble' },
-      body: JSON.stringify({ model: 'gpt-5', stream: true, store: false, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] }),
-      signal: AbortSignal.timeout(20_000),
-    });
+    const r = await oneRequest('thread-preamble');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('text/event-stream');
     expect(await r.text()).toBe(events.join(''));
