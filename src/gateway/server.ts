@@ -163,7 +163,7 @@ export async function startGateway(base: Deps, opts: GatewayOptions): Promise<Ru
     // can take more is its connection's answer (see drained()).
     res.cork();
     res.writeHead(up.statusCode, responseHeaders(up.headers));
-    const full = first.length > 0 && !res.write(first.length === 1 ? (first[0] as Buffer) : Buffer.concat(first));
+    const full = first.length > 0 && !res.write(Buffer.concat(first));
     res.uncork();
     if (full) await drained(res);
     const it = iter ?? (up.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
@@ -310,13 +310,8 @@ export async function startGateway(base: Deps, opts: GatewayOptions): Promise<Ru
       }
       await router.served(s, why);
       remember(thread, s.account.id);
-      if (ended) {
-        // The whole answer was held: the head and it in one write, as pipe() does.
-        res.writeHead(up.statusCode, responseHeaders(up.headers));
-        res.end(Buffer.concat(held));
-        return;
-      }
-      return pipe(res, up, held, it);
+      // Ended while held (no output at all): all of it is in `held`.
+      return pipe(res, up, held, ended ? emptyIter() : it);
     }
     if (lastLimit) return sendLimit(res, lastLimit, null);
     return jsonError(res, 503, 'no account could serve this request');
