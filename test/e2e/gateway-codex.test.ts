@@ -180,13 +180,22 @@ describe.skipIf(!realCodex)('the real Codex through the gateway', () => {
     expect(r.code).toBe(1);
     const shown = `${r.stdout}${r.stderr}`;
     expect(shown).toMatch(/usage limit/i);
-    // "… try again at 4:59 PM." (Codex's local time: TZ=UTC here).
+    // "… try again at 4:59 PM." on the same day, "… try again at Dec 4th, 2026 12:00 AM." on
+    // another (Codex's local time: TZ=UTC here). Both forms are accepted, since a run late in the
+    // day (or one that crosses midnight) gets the second.
     const clock = (sec: number) => {
       const d = new Date(sec * 1000);
       const h = d.getUTCHours();
       return `${h % 12 === 0 ? 12 : h % 12}:${String(d.getUTCMinutes()).padStart(2, '0')} ${h < 12 ? 'AM' : 'PM'}`;
     };
-    expect(shown, explain(r)).toContain(`try again at ${clock(early)}`);
+    const dated = (sec: number) => {
+      const d = new Date(sec * 1000);
+      const day = d.getUTCDate();
+      const nth = day % 10 === 1 && day !== 11 ? 'st' : day % 10 === 2 && day !== 12 ? 'nd' : day % 10 === 3 && day !== 13 ? 'rd' : 'th';
+      return `${d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' })} ${day}${nth}, ${d.getUTCFullYear()} ${clock(sec)}`;
+    };
+    const wanted = [`try again at ${clock(early)}`, `try again at ${dated(early)}`];
+    expect(wanted.some((w) => shown.includes(w)), `${explain(r)}\nexpected one of: ${wanted.join(' | ')}`).toBe(true);
     expect(shown).not.toContain(clock(late));
     // All three were asked, in the gateway's order.
     for (const [bearer, p] of [[a.tokens.access_token, '/backend-api/codex/responses'], [b.tokens.access_token, '/backend-api/codex/responses'], [key, '/v1/responses']] as const) {
